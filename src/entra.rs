@@ -1,0 +1,404 @@
+//! The Entra hop: exchange the GitHub ID token for an access token (client credentials with a
+//! federated client assertion), and parse Entra's answers into a token or a structured error.
+//!
+//! `POST <authority>/<tenant>/oauth2/v2.0/token`, form `client_id`, `scope`, `client_assertion_type`,
+//! `client_assertion`, `grant_type=client_credentials`; a fresh `client-request-id` per attempt.
+//! Protocol and error bodies: `reference/entra-id.md` §1–§3.
+
+use reqwest::StatusCode;
+use reqwest::header::{ACCEPT, HeaderMap};
+use serde::Deserialize;
+
+use crate::claims::decode_claims;
+use crate::github::{excerpt, location_host};
+use crate::http::{self, Attempt, Deadline, HttpError};
+use crate::secret::Secret;
+
+/// The assertion type for a JWT client assertion (RFC 7523).
+pub const ASSERTION_TYPE: &str = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer";
+
+/// An access token and when it expires.
+#[derive(Debug)]
+pub struct AccessToken {
+    /// The bearer token.
+    pub token: Secret,
+    /// Expiry, Unix seconds.
+    pub expires_on: i64,
+}
+
+/// Entra's error body, every field optional: nothing here is trusted to be present.
+#[derive(Clone, Debug, Default, Deserialize, PartialEq, Eq)]
+pub struct ErrorBody {
+    /// OAuth error code (`invalid_client`, …).
+    pub error: Option<String>,
+    /// Human text, starting with `AADSTS<code>:` and ending with trace lines.
+    pub error_description: Option<String>,
+    /// Numeric AADSTS codes.
+    #[serde(default)]
+    pub error_codes: Vec<u64>,
+    /// Entra's trace ID.
+    pub trace_id: Option<String>,
+    /// Entra's correlation ID.
+    pub correlation_id: Option<String>,
+    /// When Entra answered.
+    pub timestamp: Option<String>,
+}
+
+impl ErrorBody {
+    /// The AADSTS codes, from `error_codes` or, failing that, from the description.
+    pub fn codes(&self) -> Vec<u64> {
+        if !self.error_codes.is_empty() {
+            return self.error_codes.clone();
+        }
+        let text = self.error_description.as_deref().unwrap_or_default();
+        text.match_indices("AADSTS")
+            .filter_map(|(at, _)| {
+                let digits: String = text[at + 6..]
+                    .chars()
+                    .take_while(char::is_ascii_digit)
+                    .collect();
+                digits.parse().ok()
+            })
+            .collect()
+    }
+
+    /// The first line of the description (the trace lines are reported from their own fields).
+    pub fn summary(&self) -> Option<String> {
+        let text = self.error_description.as_deref()?;
+        let first = text.lines().next()?.trim();
+        (!first.is_empty()).then(|| first.to_owned())
+    }
+}
+
+/// Why the exchange failed.
+#[derive(Debug, thiserror::Error)]
+pub enum EntraError {
+    /// See the inner error; transport failures were retried within the budget.
+    #[error(transparent)]
+    Http(#[from] HttpError),
+    /// Entra answered with an error; the hints printed with it say what to change.
+    #[error("HTTP {status}{}", describe_body(.body))]
+    Rejected {
+        /// The status.
+        status: u16,
+        /// The parsed error body.
+        body: Box<ErrorBody>,
+    },
+    /// An error status whose body is not Entra's JSON: something in between (a proxy) answered.
+    #[error("HTTP {status} with a body that is not Entra's error JSON{excerpt}")]
+    NotJson {
+        /// The status.
+        status: u16,
+        /// A short excerpt.
+        excerpt: String,
+    },
+    /// Check `authority-host`: the token endpoint should answer directly.
+    #[error("HTTP {status} redirect to {location}; redirects are not followed")]
+    Redirect {
+        /// The status.
+        status: u16,
+        /// Host of the target.
+        location: String,
+    },
+    /// A 200 that is not a token response: check `authority-host` points at Entra.
+    #[error("HTTP 200 without {0}")]
+    Malformed(&'static str),
+}
+
+fn describe_body(body: &ErrorBody) -> String {
+    let mut text = String::new();
+    if let Some(error) = &body.error {
+        text.push(' ');
+        text.push_str(error);
+    }
+    match body.summary() {
+        Some(summary) => {
+            text.push_str(": ");
+            text.push_str(&summary);
+        }
+        None => {
+            let codes: Vec<String> = body.codes().iter().map(|c| format!("AADSTS{c}")).collect();
+            if !codes.is_empty() {
+                text.push_str(": ");
+                text.push_str(&codes.join(", "));
+            }
+        }
+    }
+    text
+}
+
+impl EntraError {
+    /// The parsed Entra error body, if Entra sent one.
+    pub fn body(&self) -> Option<&ErrorBody> {
+        match self {
+            Self::Rejected { body, .. } => Some(body),
+            _ => None,
+        }
+    }
+
+    /// The HTTP status, if any answer came.
+    pub fn status(&self) -> Option<u16> {
+        match self {
+            Self::Rejected { status, .. }
+            | Self::NotJson { status, .. }
+            | Self::Redirect { status, .. } => Some(*status),
+            Self::Malformed(_) => Some(200),
+            Self::Http(_) => None,
+        }
+    }
+}
+
+/// The token endpoint: `<authority>/<tenant>/oauth2/v2.0/token`.
+pub fn token_endpoint(authority: &reqwest::Url, tenant: &str) -> reqwest::Url {
+    let mut url = authority.clone();
+    url.set_query(None);
+    url.set_path(&format!("/{tenant}/oauth2/v2.0/token"));
+    url
+}
+
+/// What one exchange attempt sends.
+pub struct TokenRequest<'a> {
+    /// The token endpoint.
+    pub endpoint: &'a reqwest::Url,
+    /// Application (client) ID.
+    pub client_id: &'a str,
+    /// The one resource scope.
+    pub scope: &'a str,
+}
+
+/// Makes one exchange attempt, with `client_request_id` sent as `client-request-id` and
+/// `x-ms-client-request-id`.
+pub async fn exchange_once(
+    client: &reqwest::Client,
+    request: &TokenRequest<'_>,
+    assertion: &Secret,
+    client_request_id: &str,
+    deadline: &Deadline,
+) -> Attempt<AccessToken, EntraError> {
+    let sent_at = unix_now();
+    let builder = client
+        .post(request.endpoint.clone())
+        .header(ACCEPT, "application/json")
+        .header("client-request-id", client_request_id)
+        .header("x-ms-client-request-id", client_request_id)
+        .form(&[
+            ("client_id", request.client_id),
+            ("scope", request.scope),
+            ("client_assertion_type", ASSERTION_TYPE),
+            ("client_assertion", assertion.expose_secret()),
+            ("grant_type", "client_credentials"),
+        ]);
+    match http::send(builder, deadline).await {
+        Ok(response) => parse_response(response.status, &response.headers, &response.body, sent_at),
+        Err(error) => match Attempt::from_transport(error) {
+            Attempt::Done(result) => Attempt::Done(result.map_err(EntraError::from)),
+            Attempt::Retry { error, retry_after } => Attempt::Retry {
+                error: error.into(),
+                retry_after,
+            },
+        },
+    }
+}
+
+#[derive(Deserialize)]
+struct SuccessBody {
+    // No `#[serde(default)]`: a missing token must be an error, not an empty token.
+    access_token: Option<String>,
+    expires_in: Option<serde_json::Value>,
+}
+
+/// Turns an Entra answer into a token, a final error, or a retry (`sent_at`: Unix seconds of sending).
+pub fn parse_response(
+    status: StatusCode,
+    headers: &HeaderMap,
+    body: &[u8],
+    sent_at: i64,
+) -> Attempt<AccessToken, EntraError> {
+    if status.is_success() {
+        return Attempt::Done(parse_success(body, sent_at));
+    }
+    let code = status.as_u16();
+    if status.is_redirection() {
+        return Attempt::Done(Err(EntraError::Redirect {
+            status: code,
+            location: location_host(headers),
+        }));
+    }
+    let error = match serde_json::from_slice::<ErrorBody>(body) {
+        Ok(parsed) if parsed.error.is_some() || !parsed.error_codes.is_empty() => {
+            EntraError::Rejected {
+                status: code,
+                body: Box::new(parsed),
+            }
+        }
+        _ => EntraError::NotJson {
+            status: code,
+            excerpt: excerpt(body),
+        },
+    };
+    let temporarily_unavailable = error
+        .body()
+        .and_then(|b| b.error.as_deref())
+        .is_some_and(|e| e == "temporarily_unavailable");
+    if http::retryable_status(status) || temporarily_unavailable {
+        Attempt::Retry {
+            error,
+            retry_after: http::retry_after(headers, std::time::SystemTime::now()),
+        }
+    } else {
+        Attempt::Done(Err(error))
+    }
+}
+
+fn parse_success(body: &[u8], sent_at: i64) -> Result<AccessToken, EntraError> {
+    let parsed: SuccessBody =
+        serde_json::from_slice(body).map_err(|_| EntraError::Malformed("a JSON token response"))?;
+    let token = parsed
+        .access_token
+        .filter(|token| !token.trim().is_empty())
+        .ok_or(EntraError::Malformed("an access_token"))?;
+    let token = Secret::new(token);
+    // `expires_in` is a number (v2) or a numeric string (v1-style); never assume 3600.
+    let expires_in = match parsed.expires_in {
+        Some(serde_json::Value::Number(n)) => n.as_i64(),
+        Some(serde_json::Value::String(s)) => s.trim().parse().ok(),
+        _ => None,
+    };
+    let expires_on = match expires_in {
+        Some(seconds) if seconds > 0 => sent_at.saturating_add(seconds),
+        _ => decode_claims(token.expose_secret())
+            .ok()
+            .and_then(|claims| claims.exp)
+            .ok_or(EntraError::Malformed("a usable expires_in"))?,
+    };
+    Ok(AccessToken { token, expires_on })
+}
+
+/// Seconds since the Unix epoch (0 if the clock is before it).
+pub fn unix_now() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
+        .unwrap_or(0)
+}
+
+#[cfg(test)]
+mod tests {
+    use reqwest::header::{HeaderValue, RETRY_AFTER};
+
+    use super::*;
+
+    const ERROR_700213: &str = r#"{"error":"invalid_client","error_description":"AADSTS700213: No matching federated identity record found for presented assertion subject 'repo:o/r:ref:refs/heads/dev'. Please note that matching is done using a case-sensitive comparison.\r\nTrace ID: 11111111-0000-0000-0000-000000000000\r\nCorrelation ID: 22222222-0000-0000-0000-000000000000\r\nTimestamp: 2026-11-23 09:41:07Z","error_codes":[700213],"timestamp":"2026-11-23 09:41:07Z","trace_id":"11111111-0000-0000-0000-000000000000","correlation_id":"22222222-0000-0000-0000-000000000000","error_uri":"https://login.microsoftonline.com/error?code=700213"}"#;
+
+    fn parse(status: u16, body: &str) -> Attempt<AccessToken, EntraError> {
+        parse_response(
+            StatusCode::from_u16(status).expect("status"),
+            &HeaderMap::new(),
+            body.as_bytes(),
+            1_000,
+        )
+    }
+
+    #[test]
+    fn endpoint_is_tenant_path_on_the_authority() {
+        let authority = reqwest::Url::parse("https://login.microsoftonline.com/").expect("url");
+        assert_eq!(
+            token_endpoint(&authority, "contoso.onmicrosoft.com").as_str(),
+            "https://login.microsoftonline.com/contoso.onmicrosoft.com/oauth2/v2.0/token"
+        );
+    }
+
+    #[test]
+    fn success_uses_expires_in_from_send_time() {
+        let Attempt::Done(Ok(token)) = parse(
+            200,
+            r#"{"token_type":"Bearer","expires_in":4479,"access_token":"a.b.c"}"#,
+        ) else {
+            panic!("expected a token");
+        };
+        assert_eq!(token.expires_on, 5_479);
+        assert_eq!(token.token.expose_secret(), "a.b.c");
+        let Attempt::Done(Ok(token)) = parse(200, r#"{"expires_in":"3599","access_token":"x"}"#)
+        else {
+            panic!("expected a token");
+        };
+        assert_eq!(token.expires_on, 4_599);
+    }
+
+    #[test]
+    fn success_without_access_token_is_an_error() {
+        assert!(matches!(
+            parse(200, r#"{"expires_in":3599}"#),
+            Attempt::Done(Err(EntraError::Malformed(_)))
+        ));
+        assert!(matches!(
+            parse(200, r#"{"expires_in":3599,"access_token":""}"#),
+            Attempt::Done(Err(EntraError::Malformed(_)))
+        ));
+        assert!(matches!(
+            parse(200, "<html>"),
+            Attempt::Done(Err(EntraError::Malformed(_)))
+        ));
+        assert!(matches!(
+            parse(200, r#"{"access_token":"opaque"}"#),
+            Attempt::Done(Err(EntraError::Malformed(_)))
+        ));
+    }
+
+    #[test]
+    fn error_body_is_parsed_and_final() {
+        let Attempt::Done(Err(error)) = parse(401, ERROR_700213) else {
+            panic!("expected a final error");
+        };
+        let body = error.body().expect("body");
+        assert_eq!(body.codes(), vec![700213]);
+        assert_eq!(
+            body.trace_id.as_deref(),
+            Some("11111111-0000-0000-0000-000000000000")
+        );
+        let text = error.to_string();
+        assert!(
+            text.starts_with("HTTP 401 invalid_client: AADSTS700213: No matching"),
+            "{text}"
+        );
+        assert!(!text.contains("Trace ID"), "{text}");
+    }
+
+    #[test]
+    fn codes_fall_back_to_the_description() {
+        let body = ErrorBody {
+            error_description: Some("AADSTS90002: Tenant 'x' not found.".to_owned()),
+            ..ErrorBody::default()
+        };
+        assert_eq!(body.codes(), vec![90002]);
+    }
+
+    #[test]
+    fn throttling_and_server_errors_are_retried_with_retry_after() {
+        let mut headers = HeaderMap::new();
+        headers.insert(RETRY_AFTER, HeaderValue::from_static("3"));
+        let attempt = parse_response(
+            StatusCode::TOO_MANY_REQUESTS,
+            &headers,
+            b"Too Many Requests",
+            0,
+        );
+        let Attempt::Retry { error, retry_after } = attempt else {
+            panic!("expected a retry");
+        };
+        assert_eq!(retry_after, Some(std::time::Duration::from_secs(3)));
+        assert!(matches!(error, EntraError::NotJson { status: 429, .. }));
+        assert!(matches!(parse(503, "{}"), Attempt::Retry { .. }));
+        assert!(matches!(
+            parse(
+                400,
+                r#"{"error":"temporarily_unavailable","error_codes":[90024]}"#
+            ),
+            Attempt::Retry { .. }
+        ));
+        assert!(matches!(
+            parse(400, "nope"),
+            Attempt::Done(Err(EntraError::NotJson { .. }))
+        ));
+    }
+}

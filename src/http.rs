@@ -1,0 +1,366 @@
+//! The HTTP client: HTTPS only, no redirects, capped bodies, a whole-run deadline, and retries.
+//!
+//! One `reqwest` client (rustls, system trust roots honouring `SSL_CERT_FILE`/`SSL_CERT_DIR`,
+//! `HTTPS_PROXY`/`NO_PROXY`) serves both hops. Retry policy (`DESIGN.md` § Network behaviour):
+//! connection errors, timeouts, 408/429/500/502/503/504; exponential backoff with jitter from about
+//! 200 ms; `Retry-After` honoured; never past the deadline.
+
+use std::error::Error as _;
+use std::future::Future;
+use std::time::{Duration, Instant, SystemTime};
+
+use reqwest::header::{HeaderMap, RETRY_AFTER};
+use reqwest::{RequestBuilder, StatusCode};
+
+/// Bodies larger than this are refused: no legitimate answer comes near it.
+pub const BODY_LIMIT: usize = 1024 * 1024;
+
+/// At most this many attempts per hop, whatever the budget.
+pub const MAX_ATTEMPTS: u32 = 10;
+
+const FIRST_BACKOFF: Duration = Duration::from_millis(200);
+const MAX_BACKOFF: Duration = Duration::from_secs(10);
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// The end of the whole run's time budget.
+#[derive(Clone, Copy, Debug)]
+pub struct Deadline {
+    at: Instant,
+    budget: Duration,
+}
+
+impl Deadline {
+    /// A deadline `budget` from now.
+    pub fn after(budget: Duration) -> Self {
+        Self {
+            at: Instant::now() + budget,
+            budget,
+        }
+    }
+
+    /// Time left, zero once passed.
+    pub fn remaining(&self) -> Duration {
+        self.at.saturating_duration_since(Instant::now())
+    }
+
+    /// The whole budget, for messages.
+    pub fn budget(&self) -> Duration {
+        self.budget
+    }
+}
+
+/// A response read to the end (within [`BODY_LIMIT`]).
+#[derive(Debug)]
+pub struct Response {
+    /// HTTP status.
+    pub status: StatusCode,
+    /// Response headers.
+    pub headers: HeaderMap,
+    /// The body.
+    pub body: Vec<u8>,
+}
+
+/// A request that got no usable HTTP response.
+#[derive(Debug, thiserror::Error)]
+pub enum HttpError {
+    /// Raise `timeout-seconds`, or check the endpoint's health and any proxy in between.
+    #[error("no answer within the {}-second budget (timeout-seconds)", .0.as_secs())]
+    Timeout(Duration),
+    /// The server's certificate is not trusted: on runners behind TLS inspection, point SSL_CERT_FILE at the proxy's CA bundle.
+    #[error("TLS certificate not trusted ({0})")]
+    Certificate(String),
+    /// Network trouble; retried automatically while the budget lasts.
+    #[error("connection failed ({0})")]
+    Transport(String),
+    /// The endpoint sent more than any real answer; check the URL.
+    #[error("response body exceeds {} bytes", BODY_LIMIT)]
+    BodyTooLarge,
+    /// A bug in building the request.
+    #[error("request could not be built ({0})")]
+    Build(String),
+}
+
+impl HttpError {
+    fn retryable(&self) -> bool {
+        matches!(self, Self::Transport(_))
+    }
+}
+
+/// Builds the one client used for both hops.
+pub fn client(user_agent: &str) -> Result<reqwest::Client, HttpError> {
+    reqwest::Client::builder()
+        .user_agent(user_agent)
+        .redirect(reqwest::redirect::Policy::none())
+        .https_only(true)
+        .connect_timeout(CONNECT_TIMEOUT)
+        .build()
+        .map_err(|e| HttpError::Build(describe(&e)))
+}
+
+/// Sends one request and reads the body, within the deadline and [`BODY_LIMIT`].
+pub async fn send(request: RequestBuilder, deadline: &Deadline) -> Result<Response, HttpError> {
+    let remaining = deadline.remaining();
+    if remaining.is_zero() {
+        return Err(HttpError::Timeout(deadline.budget()));
+    }
+    let exchange = async {
+        let mut response = request
+            .timeout(remaining)
+            .send()
+            .await
+            .map_err(|e| classify(&e, deadline))?;
+        let status = response.status();
+        let headers = std::mem::take(response.headers_mut());
+        if response
+            .content_length()
+            .is_some_and(|len| len > BODY_LIMIT as u64)
+        {
+            return Err(HttpError::BodyTooLarge);
+        }
+        let mut body = Vec::new();
+        while let Some(chunk) = response.chunk().await.map_err(|e| classify(&e, deadline))? {
+            if body.len() + chunk.len() > BODY_LIMIT {
+                return Err(HttpError::BodyTooLarge);
+            }
+            body.extend_from_slice(&chunk);
+        }
+        Ok(Response {
+            status,
+            headers,
+            body,
+        })
+    };
+    tokio::time::timeout(remaining, exchange)
+        .await
+        .unwrap_or(Err(HttpError::Timeout(deadline.budget())))
+}
+
+fn classify(error: &reqwest::Error, deadline: &Deadline) -> HttpError {
+    let text = describe(error);
+    if error.is_timeout() && deadline.remaining().is_zero() {
+        HttpError::Timeout(deadline.budget())
+    } else if error.is_builder() {
+        HttpError::Build(text)
+    } else if text.contains("certificate") || text.contains("UnknownIssuer") {
+        HttpError::Certificate(text)
+    } else {
+        HttpError::Transport(text)
+    }
+}
+
+/// The error and its causes, without the URL (which may carry a query).
+fn describe(error: &reqwest::Error) -> String {
+    let mut parts = Vec::new();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        let text = cause.to_string();
+        if !parts.iter().any(|p: &String| p.contains(&text)) {
+            parts.push(text);
+        }
+        source = cause.source();
+    }
+    if parts.is_empty() {
+        parts.push(if error.is_timeout() {
+            "timed out".to_owned()
+        } else {
+            "request failed".to_owned()
+        });
+    }
+    parts.join(": ")
+}
+
+/// Whether an HTTP status is worth another attempt.
+pub fn retryable_status(status: StatusCode) -> bool {
+    matches!(status.as_u16(), 408 | 429 | 500 | 502 | 503 | 504)
+}
+
+/// Parses `Retry-After` as delay-seconds or an HTTP date.
+pub fn retry_after(headers: &HeaderMap, now: SystemTime) -> Option<Duration> {
+    let value = headers.get(RETRY_AFTER)?.to_str().ok()?.trim();
+    if let Ok(seconds) = value.parse::<u64>() {
+        return Some(Duration::from_secs(seconds));
+    }
+    let date = httpdate::parse_http_date(value).ok()?;
+    Some(date.duration_since(now).unwrap_or(Duration::ZERO))
+}
+
+/// What one attempt came to.
+#[derive(Debug)]
+pub enum Attempt<T, E> {
+    /// Finished, successfully or not, with nothing to gain from another try.
+    Done(Result<T, E>),
+    /// Failed in a way another try may fix, after at least `retry_after` if the server said so.
+    Retry {
+        /// The failure, reported if no try is left.
+        error: E,
+        /// The server's `Retry-After`.
+        retry_after: Option<Duration>,
+    },
+}
+
+impl<T> Attempt<T, HttpError> {
+    /// Classifies a transport-level result: transport failures retry, the rest are final.
+    pub fn from_transport(error: HttpError) -> Self {
+        if error.retryable() {
+            Self::Retry {
+                error,
+                retry_after: None,
+            }
+        } else {
+            Self::Done(Err(error))
+        }
+    }
+}
+
+/// Why the retries stopped without success.
+#[derive(Debug)]
+pub struct GaveUp<E> {
+    /// The last failure.
+    pub error: E,
+    /// Attempts made.
+    pub attempts: u32,
+    /// The server asked to wait longer than the budget left.
+    pub retry_after_beyond_budget: Option<Duration>,
+}
+
+/// Runs `attempt` until it is done, the attempts are used up or the deadline would pass.
+///
+/// `on_retry(error, attempt_number, wait)` is told before each wait, for the log.
+pub async fn retry<T, E, F, Fut>(
+    deadline: &Deadline,
+    mut attempt: F,
+    mut on_retry: impl FnMut(&E, u32, Duration),
+) -> Result<T, GaveUp<E>>
+where
+    F: FnMut(u32) -> Fut,
+    Fut: Future<Output = Attempt<T, E>>,
+{
+    let mut number = 1;
+    loop {
+        match attempt(number).await {
+            Attempt::Done(Ok(value)) => return Ok(value),
+            Attempt::Done(Err(error)) => {
+                return Err(GaveUp {
+                    error,
+                    attempts: number,
+                    retry_after_beyond_budget: None,
+                });
+            }
+            Attempt::Retry { error, retry_after } => {
+                let wait = backoff(number).max(retry_after.unwrap_or(Duration::ZERO));
+                let remaining = deadline.remaining();
+                if number >= MAX_ATTEMPTS || wait >= remaining {
+                    return Err(GaveUp {
+                        error,
+                        attempts: number,
+                        retry_after_beyond_budget: retry_after.filter(|after| *after >= remaining),
+                    });
+                }
+                on_retry(&error, number, wait);
+                tokio::time::sleep(wait).await;
+                number += 1;
+            }
+        }
+    }
+}
+
+/// Exponential backoff with ±20 % jitter: about 200 ms, 400 ms, 800 ms … capped at 10 s.
+pub fn backoff(attempt: u32) -> Duration {
+    let base = FIRST_BACKOFF
+        .saturating_mul(1 << attempt.saturating_sub(1).min(16))
+        .min(MAX_BACKOFF);
+    let random = (uuid::Uuid::new_v4().as_u128() % 401) as u32; // 0..=400 → factor 0.8..=1.2
+    base.mul_f64(f64::from(800 + random) / 1000.0)
+}
+
+#[cfg(test)]
+mod tests {
+    use reqwest::header::HeaderValue;
+
+    use super::*;
+
+    #[test]
+    fn parses_retry_after_seconds_and_dates() {
+        let now = SystemTime::UNIX_EPOCH + Duration::from_secs(1_700_000_000);
+        let mut headers = HeaderMap::new();
+        headers.insert(RETRY_AFTER, HeaderValue::from_static("7"));
+        assert_eq!(retry_after(&headers, now), Some(Duration::from_secs(7)));
+        let later = httpdate::fmt_http_date(now + Duration::from_secs(30));
+        headers.insert(RETRY_AFTER, HeaderValue::from_str(&later).expect("header"));
+        assert_eq!(retry_after(&headers, now), Some(Duration::from_secs(30)));
+        headers.insert(RETRY_AFTER, HeaderValue::from_static("soon"));
+        assert_eq!(retry_after(&headers, now), None);
+    }
+
+    #[test]
+    fn backoff_grows_with_jitter_and_caps() {
+        let first = backoff(1);
+        assert!(
+            first >= Duration::from_millis(160) && first <= Duration::from_millis(240),
+            "{first:?}"
+        );
+        let third = backoff(3);
+        assert!(
+            third >= Duration::from_millis(640) && third <= Duration::from_millis(960),
+            "{third:?}"
+        );
+        assert!(backoff(30) <= Duration::from_secs(12));
+    }
+
+    #[test]
+    fn retryable_statuses() {
+        for code in [408, 429, 500, 502, 503, 504] {
+            assert!(retryable_status(
+                StatusCode::from_u16(code).expect("status")
+            ));
+        }
+        for code in [400, 401, 403, 404, 501] {
+            assert!(!retryable_status(
+                StatusCode::from_u16(code).expect("status")
+            ));
+        }
+    }
+
+    #[tokio::test(flavor = "current_thread")]
+    async fn retry_stops_at_the_attempt_cap() {
+        let deadline = Deadline::after(Duration::from_secs(600));
+        let mut waits = 0;
+        tokio::time::pause();
+        let result: Result<(), GaveUp<&str>> = retry(
+            &deadline,
+            |_| async {
+                Attempt::Retry {
+                    error: "503",
+                    retry_after: None,
+                }
+            },
+            |_, _, _| waits += 1,
+        )
+        .await;
+        let gave_up = result.expect_err("gives up");
+        assert_eq!(gave_up.attempts, MAX_ATTEMPTS);
+        assert_eq!(waits, MAX_ATTEMPTS - 1);
+    }
+
+    #[tokio::test(flavor = "current_thread")]
+    async fn retry_after_beyond_the_budget_fails_at_once() {
+        let deadline = Deadline::after(Duration::from_secs(5));
+        let result: Result<(), GaveUp<&str>> = retry(
+            &deadline,
+            |_| async {
+                Attempt::Retry {
+                    error: "429",
+                    retry_after: Some(Duration::from_secs(60)),
+                }
+            },
+            |_, _, _| {},
+        )
+        .await;
+        let gave_up = result.expect_err("gives up");
+        assert_eq!(gave_up.attempts, 1);
+        assert_eq!(
+            gave_up.retry_after_beyond_budget,
+            Some(Duration::from_secs(60))
+        );
+    }
+}

@@ -1,0 +1,15 @@
+//! azure-oidc-token: exchange a GitHub Actions OIDC token for a short-lived Azure access token.
+//!
+//! The binary is a thin wrapper around [`app::run_action`]. One module per concern; the contract is
+//! `DESIGN.md` (inputs, outputs, errors), the protocol facts are in `reference/`.
+
+pub mod app;
+pub mod claims;
+pub mod config;
+pub mod entra;
+pub mod error;
+pub mod github;
+pub mod http;
+pub mod outputs;
+pub mod runner;
+pub mod secret;

@@ -1,0 +1,212 @@
+//! What later steps receive: step outputs, the optional env var, and the audit summary.
+//!
+//! Everything is formatted first and written last, each file in one `write_all`; if any write fails,
+//! every file is cut back to its previous length, so a failed run leaves nothing behind.
+//! Contract: `DESIGN.md` § Outputs.
+
+use std::fs::OpenOptions;
+use std::io::{self, Write};
+use std::path::{Path, PathBuf};
+
+use crate::claims::Claims;
+use crate::config::Config;
+use crate::entra::AccessToken;
+use crate::runner::{self, FileCommandError};
+use crate::secret::Secret;
+
+/// The pieces of a successful run that outputs are made of.
+pub struct Issued<'a> {
+    /// The access token.
+    pub token: &'a AccessToken,
+    /// Its `oid`, when it decodes as a JWT.
+    pub principal_id: Option<&'a str>,
+}
+
+/// Why outputs could not be written.
+#[derive(Debug, thiserror::Error)]
+pub enum OutputError {
+    /// A name or value the runner could not read back; see the inner error.
+    #[error(transparent)]
+    Format(#[from] FileCommandError),
+    /// The file the runner named cannot be appended to: check the path, disk space and permissions.
+    #[error("cannot append to {variable} ({path}): {source}")]
+    Write {
+        /// `GITHUB_OUTPUT` or `GITHUB_ENV`.
+        variable: &'static str,
+        /// The file.
+        path: String,
+        /// The cause.
+        source: io::Error,
+    },
+}
+
+/// The step outputs, in the order they are written.
+pub fn output_pairs(config: &Config, issued: &Issued<'_>) -> Vec<(&'static str, String)> {
+    let token = issued.token;
+    let mut pairs = vec![
+        ("access-token", token.token.expose_secret().to_owned()),
+        ("token-type", "Bearer".to_owned()),
+        ("expires-on", token.expires_on.to_string()),
+        ("expires-at", rfc3339(token.expires_on)),
+        ("tenant-id", config.tenant_id.clone()),
+        ("client-id", config.client_id.clone()),
+    ];
+    if let Some(subscription) = &config.subscription_id {
+        pairs.push(("subscription-id", subscription.clone()));
+    }
+    if let Some(principal) = issued.principal_id {
+        pairs.push(("principal-id", principal.to_owned()));
+    }
+    pairs
+}
+
+/// Formats and appends the outputs (and the `export-env` variable), all or nothing.
+pub fn write_outputs(config: &Config, issued: &Issued<'_>) -> Result<(), OutputError> {
+    let pairs = output_pairs(config, issued);
+    let outputs = runner::format_file_commands(pairs.iter().map(|(n, v)| (*n, v.as_str())))?;
+    let mut writes = vec![("GITHUB_OUTPUT", config.files.output.clone(), outputs)];
+    if let (Some(name), Some(env_file)) = (&config.export_env, &config.files.env) {
+        let env =
+            runner::format_file_commands([(name.as_str(), issued.token.token.expose_secret())])?;
+        writes.push(("GITHUB_ENV", env_file.clone(), env));
+    }
+    append_all_or_nothing(&writes)
+}
+
+/// Appends each text to its file; on any failure, truncates every file back to where it was.
+fn append_all_or_nothing(writes: &[(&'static str, PathBuf, Secret)]) -> Result<(), OutputError> {
+    let mut opened = Vec::with_capacity(writes.len());
+    for (variable, path, _) in writes {
+        let file = OpenOptions::new()
+            .append(true)
+            .create(true)
+            .open(path)
+            .map_err(|source| write_error(variable, path, source))?;
+        let length = file.metadata().map(|m| m.len()).unwrap_or(0);
+        opened.push((file, length));
+    }
+    for (index, (variable, path, text)) in writes.iter().enumerate() {
+        let (file, _) = &mut opened[index];
+        if let Err(source) = file
+            .write_all(text.expose_secret().as_bytes())
+            .and_then(|()| file.flush())
+        {
+            for (file, length) in &opened {
+                // Best effort: a file we could not write to may not let us truncate either.
+                let _ = file.set_len(*length);
+            }
+            return Err(write_error(variable, path, source));
+        }
+    }
+    Ok(())
+}
+
+fn write_error(variable: &'static str, path: &Path, source: io::Error) -> OutputError {
+    OutputError::Write {
+        variable,
+        path: path.display().to_string(),
+        source,
+    }
+}
+
+/// The audit summary for `GITHUB_STEP_SUMMARY`: who, for what, presented what, until when. No token.
+pub fn summary_markdown(config: &Config, id_claims: &Claims, issued: &Issued<'_>) -> String {
+    let cell = |value: &str| value.replace('|', "\\|").replace(['\r', '\n'], " ");
+    let mut rows = vec![
+        ("Tenant", config.tenant_id.clone()),
+        ("Client ID", config.client_id.clone()),
+    ];
+    if let Some(subscription) = &config.subscription_id {
+        rows.push(("Subscription", subscription.clone()));
+    }
+    if let Some(principal) = issued.principal_id {
+        rows.push(("Principal (oid)", principal.to_owned()));
+    }
+    rows.extend([
+        ("Cloud", config.cloud.name().to_owned()),
+        ("Scope", config.scope.clone()),
+        (
+            "Issuer presented",
+            id_claims.iss.clone().unwrap_or_default(),
+        ),
+        (
+            "Subject presented",
+            id_claims.sub.clone().unwrap_or_default(),
+        ),
+        ("Audience presented", id_claims.aud.joined()),
+        ("Token expires", rfc3339(issued.token.expires_on)),
+    ]);
+    let mut text = String::from("### Azure access token issued\n\n| | |\n| --- | --- |\n");
+    for (name, value) in rows {
+        text.push_str(&format!("| {name} | `{}` |\n", cell(&value)));
+    }
+    text.push_str(
+        "\nThe token itself is masked and only available to later steps of this job.\n\n",
+    );
+    text
+}
+
+/// Appends the summary; failures are reported by the caller as a warning, never fatal.
+pub fn write_summary(path: &Path, markdown: &str) -> io::Result<()> {
+    runner::append_all(path, &Secret::new(markdown.to_owned()))
+}
+
+/// Formats Unix seconds as RFC 3339 UTC, e.g. `2026-11-23T09:41:07Z`.
+pub fn rfc3339(unix: i64) -> String {
+    let days = unix.div_euclid(86_400);
+    let seconds = unix.rem_euclid(86_400);
+    // Civil-from-days (H. Hinnant's algorithm), valid for the proleptic Gregorian calendar.
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1_460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    format!(
+        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}Z",
+        seconds / 3_600,
+        seconds % 3_600 / 60,
+        seconds % 60
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn formats_rfc3339() {
+        assert_eq!(rfc3339(0), "1970-01-01T00:00:00Z");
+        assert_eq!(rfc3339(1_795_426_867), "2026-11-23T09:41:07Z");
+        assert_eq!(rfc3339(951_782_400), "2000-02-29T00:00:00Z");
+        assert_eq!(rfc3339(4_102_444_799), "2099-12-31T23:59:59Z");
+    }
+
+    #[test]
+    fn failed_second_write_rolls_back_the_first() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let output = dir.path().join("out");
+        std::fs::write(&output, "earlier=1\n").expect("seed");
+        let writes = vec![
+            (
+                "GITHUB_OUTPUT",
+                output.clone(),
+                Secret::new("a<<D\nx\nD\n".to_owned()),
+            ),
+            (
+                "GITHUB_ENV",
+                PathBuf::from("/dev/full"),
+                Secret::new("b<<D\ny\nD\n".to_owned()),
+            ),
+        ];
+        let error = append_all_or_nothing(&writes).expect_err("disk full");
+        assert!(error.to_string().contains("GITHUB_ENV"), "{error}");
+        assert_eq!(
+            std::fs::read_to_string(&output).expect("read"),
+            "earlier=1\n"
+        );
+    }
+}

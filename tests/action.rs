@@ -1,0 +1,951 @@
+//! The action as a process: the real binary, real HTTPS servers on 127.0.0.1 (the emulator, with a
+//! CA generated at test time), real `GITHUB_OUTPUT`/`GITHUB_ENV`/`GITHUB_STEP_SUMMARY` files.
+//! Every scenario checks that no secret leaked (`Step::run_checked`).
+
+#![allow(clippy::unwrap_used)] // tests: a failed unwrap is a failed test
+
+mod support;
+
+use std::time::Duration;
+
+use azure_oidc_emulator::{
+    App, Config, Emulator, Fault, FederatedCredential, Hop, ISSUER_PLACEHOLDER, entra_error_body,
+};
+use serde_json::{Value, json};
+use support::{Step, parse_file_commands, total_requests};
+
+const SUBJECT: &str = "repo:octo-org/octo-repo:ref:refs/heads/main";
+
+fn emulator() -> Emulator {
+    Emulator::start(Config::default()).unwrap()
+}
+
+fn emulator_with(change: impl FnOnce(&mut Config)) -> Emulator {
+    let mut config = Config::default();
+    change(&mut config);
+    Emulator::start(config).unwrap()
+}
+
+fn fic(subject: &str, audience: &str) -> FederatedCredential {
+    FederatedCredential {
+        name: "github".to_owned(),
+        issuer: ISSUER_PLACEHOLDER.to_owned(),
+        subject: subject.to_owned(),
+        audiences: vec![audience.to_owned()],
+    }
+}
+
+fn unix_now() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as i64
+}
+
+// ---------------------------------------------------------------------------------------------
+// Happy paths
+
+#[test]
+fn public_cloud_step_outputs_a_working_token() {
+    let emulator = emulator();
+    let step = Step::new(&emulator);
+    let outcome = step.run_checked();
+    outcome.assert_succeeded();
+
+    let outputs = outcome.outputs();
+    let issued = emulator.issued_access_tokens();
+    assert_eq!(issued.len(), 1);
+    assert_eq!(outputs["access-token"], issued[0]);
+    assert_eq!(outputs["token-type"], "Bearer");
+    assert_eq!(outputs["tenant-id"], emulator.tenant_id());
+    assert_eq!(outputs["client-id"], emulator.client_id());
+    assert_eq!(outputs["principal-id"], App::default().object_id);
+    assert!(!outputs.contains_key("subscription-id"));
+    let expires_on: i64 = outputs["expires-on"].parse().unwrap();
+    let expected = unix_now() + 4479;
+    assert!(
+        (expected - 30..=expected).contains(&expires_on),
+        "{expires_on} vs {expected}"
+    );
+    let expires_at = &outputs["expires-at"];
+    assert_eq!(expires_at.len(), 20, "{expires_at}");
+    assert!(expires_at.ends_with('Z') && expires_at.as_bytes()[10] == b'T');
+
+    // The presented claims are logged before the exchange, and the summary is an audit without the token.
+    assert!(
+        outcome.stdout.contains(&format!("sub=\"{SUBJECT}\"")),
+        "{}",
+        outcome.stdout
+    );
+    assert!(
+        outcome
+            .stdout
+            .contains("aud=\"api://AzureADTokenExchange\"")
+    );
+    assert!(outcome.summary.contains(&emulator.tenant_id()));
+    assert!(outcome.summary.contains(SUBJECT));
+    assert_eq!(outcome.env_file, "");
+
+    // One request per hop, by the protocol's rules.
+    assert_eq!(emulator.requests(Hop::GitHub), 1);
+    assert_eq!(emulator.requests(Hop::Entra), 1);
+    let github = &emulator.recorded(Hop::GitHub)[0];
+    assert_eq!(github.method, "GET");
+    let query = github.query.clone().unwrap();
+    assert!(query.contains("api-version=2.0"), "{query}");
+    assert!(
+        query.contains("audience=api%3A%2F%2FAzureADTokenExchange"),
+        "{query}"
+    );
+    assert_eq!(
+        github.header("authorization").unwrap(),
+        format!("Bearer {}", emulator.request_token())
+    );
+    assert_eq!(github.header("accept"), Some("application/json"));
+    assert!(
+        github
+            .header("user-agent")
+            .unwrap()
+            .starts_with("azure-oidc-token/")
+    );
+    let entra = &emulator.recorded(Hop::Entra)[0];
+    assert_eq!(entra.method, "POST");
+    assert_eq!(
+        entra.path,
+        format!("/{}/oauth2/v2.0/token", emulator.tenant_id())
+    );
+    assert_eq!(
+        entra.form_field("grant_type").as_deref(),
+        Some("client_credentials")
+    );
+    assert_eq!(entra.form_field("client_id"), Some(emulator.client_id()));
+    assert_eq!(
+        entra.form_field("scope").as_deref(),
+        Some("https://management.azure.com/.default")
+    );
+    assert_eq!(
+        entra.form_field("client_assertion_type").as_deref(),
+        Some("urn:ietf:params:oauth:client-assertion-type:jwt-bearer")
+    );
+    assert_eq!(
+        entra.form_field("client_assertion"),
+        Some(emulator.issued_id_tokens()[0].clone())
+    );
+    let request_id = entra.header("client-request-id").unwrap();
+    assert_eq!(entra.header("x-ms-client-request-id"), Some(request_id));
+    assert_eq!(request_id.len(), 36);
+}
+
+fn sovereign_cloud(environment: &str, audience: &str, scope: &str) {
+    let emulator =
+        emulator_with(|c| c.apps[0].federated_credentials = vec![fic(SUBJECT, audience)]);
+    let outcome = Step::new(&emulator)
+        .with("INPUT_ENVIRONMENT", environment)
+        .run_checked();
+    outcome.assert_succeeded();
+    assert_eq!(
+        outcome.outputs()["access-token"],
+        emulator.issued_access_tokens()[0]
+    );
+    let github = &emulator.recorded(Hop::GitHub)[0];
+    let encoded_audience = audience.replace(':', "%3A").replace('/', "%2F");
+    assert!(
+        github
+            .query
+            .as_deref()
+            .unwrap()
+            .contains(&format!("audience={encoded_audience}"))
+    );
+    assert_eq!(
+        emulator.recorded(Hop::Entra)[0]
+            .form_field("scope")
+            .as_deref(),
+        Some(scope)
+    );
+}
+
+#[test]
+fn us_government_cloud_uses_its_audience_and_scope() {
+    sovereign_cloud(
+        "AzureUSGovernment",
+        "api://AzureADTokenExchangeUSGov",
+        "https://management.usgovcloudapi.net/.default",
+    );
+}
+
+#[test]
+fn china_cloud_uses_its_audience_and_scope() {
+    sovereign_cloud(
+        "azurechinacloud",
+        "api://AzureADTokenExchangeChina",
+        "https://management.chinacloudapi.cn/.default",
+    );
+}
+
+#[test]
+fn azure_variables_are_the_fallback_and_subscription_is_echoed() {
+    let emulator = emulator();
+    let subscription = "aaaaaaaa-bbbb-4ccc-8ddd-eeeeeeeeeeee";
+    let outcome = Step::new(&emulator)
+        .with("INPUT_CLIENT-ID", "")
+        .with("INPUT_TENANT-ID", "")
+        .with("INPUT_AUTHORITY-HOST", "")
+        .with("AZURE_CLIENT_ID", &emulator.client_id())
+        .with("AZURE_TENANT_ID", "contoso.onmicrosoft.com")
+        .with(
+            "AZURE_AUTHORITY_HOST",
+            &format!("{}/", emulator.authority_host()),
+        )
+        .with("AZURE_SUBSCRIPTION_ID", subscription)
+        .run_checked();
+    outcome.assert_succeeded();
+    let outputs = outcome.outputs();
+    assert_eq!(outputs["subscription-id"], subscription);
+    assert_eq!(outputs["tenant-id"], "contoso.onmicrosoft.com");
+    assert_eq!(
+        emulator.recorded(Hop::Entra)[0].path,
+        "/contoso.onmicrosoft.com/oauth2/v2.0/token"
+    );
+}
+
+#[test]
+fn custom_scope_and_audience_are_sent() {
+    let emulator =
+        emulator_with(|c| c.apps[0].federated_credentials = vec![fic(SUBJECT, "api://custom")]);
+    let outcome = Step::new(&emulator)
+        .with("INPUT_AUDIENCE", "api://custom")
+        .with("INPUT_SCOPE", "https://vault.azure.net")
+        .run_checked();
+    outcome.assert_succeeded();
+    assert_eq!(
+        emulator.recorded(Hop::Entra)[0]
+            .form_field("scope")
+            .as_deref(),
+        Some("https://vault.azure.net/.default")
+    );
+}
+
+#[test]
+fn outputs_are_appended_after_earlier_steps_lines() {
+    let emulator = emulator();
+    let step = Step::new(&emulator);
+    let earlier = "earlier=value\nmulti<<EOF\nline one\nline two\nEOF\n";
+    std::fs::write(step.path("GITHUB_OUTPUT"), earlier).unwrap();
+    let outcome = step.run_checked();
+    outcome.assert_succeeded();
+    assert!(outcome.output_file.starts_with(earlier));
+    let outputs = outcome.outputs();
+    assert_eq!(outputs["earlier"], "value");
+    assert_eq!(outputs["multi"], "line one\nline two");
+    assert_eq!(outputs["access-token"], emulator.issued_access_tokens()[0]);
+    assert!(!outcome.output_file.contains('\r'));
+}
+
+#[test]
+fn export_env_hands_the_token_to_later_steps() {
+    let emulator = emulator();
+    let step = Step::new(&emulator).with("INPUT_EXPORT-ENV", "ARM_ACCESS_TOKEN");
+    std::fs::write(step.path("GITHUB_ENV"), "EARLIER=1\n").unwrap();
+    let outcome = step.run_checked();
+    outcome.assert_succeeded();
+    let env: std::collections::BTreeMap<_, _> = parse_file_commands(&outcome.env_file)
+        .unwrap()
+        .into_iter()
+        .collect();
+    assert_eq!(env["EARLIER"], "1");
+    assert_eq!(env["ARM_ACCESS_TOKEN"], emulator.issued_access_tokens()[0]);
+    assert_eq!(env.len(), 2);
+}
+
+#[test]
+fn summary_false_writes_no_summary() {
+    let emulator = emulator();
+    let outcome = Step::new(&emulator)
+        .with("INPUT_SUMMARY", "FALSE")
+        .run_checked();
+    outcome.assert_succeeded();
+    assert_eq!(outcome.summary, "");
+}
+
+#[test]
+fn runner_debug_logs_more_but_no_secret() {
+    let emulator = emulator();
+    emulator.script(Hop::Entra, vec![Fault::status(503)]);
+    let outcome = Step::new(&emulator).with("RUNNER_DEBUG", "1").run_checked();
+    outcome.assert_succeeded();
+    assert!(outcome.stdout.contains("::debug::"), "{}", outcome.stdout);
+}
+
+#[test]
+fn ghec_enterprise_issuer_is_presented_and_matched() {
+    let emulator = emulator_with(|c| c.issuer_path = "/octo-inc".to_owned());
+    let outcome = Step::new(&emulator).run_checked();
+    outcome.assert_succeeded();
+    assert!(
+        outcome
+            .stdout
+            .contains(&format!("iss=\"{}/octo-inc\"", emulator.base_url()))
+    );
+}
+
+// ---------------------------------------------------------------------------------------------
+// Validation: a clear error naming the input, exit 1, no request, nothing written
+
+fn rejects(var: &str, value: &str, names: &str) {
+    let emulator = emulator();
+    let outcome = Step::new(&emulator).with(var, value).run_checked();
+    let message = outcome.assert_failed();
+    assert!(message.contains(names), "{var}={value:?}: {message}");
+    assert_eq!(
+        total_requests(&emulator),
+        0,
+        "{var}={value:?} made a request"
+    );
+}
+
+#[test]
+fn rejects_bad_client_id_before_any_request() {
+    rejects("INPUT_CLIENT-ID", "my-app", "client-id");
+    rejects(
+        "INPUT_CLIENT-ID",
+        "11111111-2222-4333-8444-55555555555",
+        "client-id",
+    );
+}
+
+#[test]
+fn rejects_missing_client_and_tenant_before_any_request() {
+    rejects("INPUT_CLIENT-ID", "", "client-id");
+    rejects("INPUT_TENANT-ID", "  ", "tenant-id");
+}
+
+#[test]
+fn rejects_bad_tenant_before_any_request() {
+    rejects("INPUT_TENANT-ID", "contoso..onmicrosoft.com", "tenant-id");
+    rejects(
+        "INPUT_TENANT-ID",
+        "${{ vars.AZURE_TENANT_ID }}",
+        "tenant-id",
+    );
+    rejects("INPUT_TENANT-ID", &"a".repeat(129), "tenant-id");
+}
+
+#[test]
+fn rejects_bad_subscription_and_environment_before_any_request() {
+    rejects("INPUT_SUBSCRIPTION-ID", "prod", "subscription-id");
+    rejects("INPUT_ENVIRONMENT", "AzureGermanCloud", "environment");
+}
+
+#[test]
+fn rejects_http_authority_before_any_request() {
+    rejects(
+        "INPUT_AUTHORITY-HOST",
+        "http://login.microsoftonline.com",
+        "authority-host",
+    );
+    rejects(
+        "INPUT_AUTHORITY-HOST",
+        "https://login.microsoftonline.com/common",
+        "authority-host",
+    );
+    rejects(
+        "INPUT_AUTHORITY-HOST",
+        "https://login.microsoftonline.com?x=1",
+        "authority-host",
+    );
+    rejects(
+        "INPUT_AUTHORITY-HOST",
+        "login.microsoftonline.com",
+        "authority-host",
+    );
+}
+
+#[test]
+fn rejects_bad_export_env_before_any_request() {
+    rejects("INPUT_EXPORT-ENV", "node_options", "export-env");
+    rejects("INPUT_EXPORT-ENV", "GITHUB_PATH", "export-env");
+    rejects("INPUT_EXPORT-ENV", "RUNNER_TEMP", "export-env");
+    rejects("INPUT_EXPORT-ENV", "9LIVES", "export-env");
+    rejects("INPUT_EXPORT-ENV", "MY-TOKEN", "export-env");
+}
+
+#[test]
+fn rejects_bad_timeout_summary_scope_and_audience_before_any_request() {
+    rejects("INPUT_TIMEOUT-SECONDS", "0", "timeout-seconds");
+    rejects("INPUT_TIMEOUT-SECONDS", "601", "timeout-seconds");
+    rejects("INPUT_TIMEOUT-SECONDS", "ten", "timeout-seconds");
+    rejects("INPUT_SUMMARY", "maybe", "summary");
+    rejects(
+        "INPUT_SCOPE",
+        "https://management.azure.com/.default https://graph.microsoft.com/.default",
+        "scope",
+    );
+    rejects("INPUT_AUDIENCE", "api://a api://b", "audience");
+}
+
+#[test]
+fn missing_id_token_permission_says_how_to_fix_it() {
+    let emulator = emulator();
+    let outcome = Step::new(&emulator)
+        .without("ACTIONS_ID_TOKEN_REQUEST_URL")
+        .without("ACTIONS_ID_TOKEN_REQUEST_TOKEN")
+        .run_checked();
+    let message = outcome.assert_failed();
+    assert!(
+        message.contains("ACTIONS_ID_TOKEN_REQUEST_URL"),
+        "{message}"
+    );
+    assert!(message.contains("id-token: write"), "{message}");
+    assert!(message.contains("fork"), "{message}");
+    assert!(outcome.stdout.contains("id-token: write"));
+    assert_eq!(total_requests(&emulator), 0);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Entra's answers: each AADSTS family gets the message and hints that end the guessing
+
+fn entra_failure(emulator: &Emulator, step: Step<'_>, code: &str) -> support::Outcome {
+    let outcome = step.run_checked();
+    let message = outcome.assert_failed();
+    assert!(message.contains(&format!("AADSTS{code}")), "{message}");
+    assert!(message.contains("trace_id "), "{message}");
+    assert!(message.contains("correlation_id "), "{message}");
+    let request_id = emulator
+        .recorded(Hop::Entra)
+        .last()
+        .unwrap()
+        .header("client-request-id")
+        .unwrap()
+        .to_owned();
+    assert!(
+        message.contains(&format!("client-request-id {request_id}")),
+        "{message}"
+    );
+    assert!(
+        message.contains(&emulator.base_url().replace("https://", "")),
+        "names the endpoint: {message}"
+    );
+    assert_eq!(
+        emulator.requests(Hop::Entra),
+        1,
+        "a configuration error is not retried"
+    );
+    outcome
+}
+
+fn assert_shows_matching_credential(
+    outcome: &support::Outcome,
+    emulator: &Emulator,
+    subject: &str,
+) {
+    assert!(
+        outcome
+            .stdout
+            .contains(&format!("Presented subject:  \"{subject}\"")),
+        "{}",
+        outcome.stdout
+    );
+    assert!(
+        outcome
+            .stdout
+            .contains(&format!("Presented issuer:   \"{}\"", emulator.issuer()))
+    );
+    let expected = json!({
+        "name": format!("github-{}", subject.trim_start_matches("repo:").replace(['/', ':', '@'], "-")),
+        "issuer": emulator.issuer(),
+        "subject": subject,
+        "audiences": ["api://AzureADTokenExchange"],
+    });
+    assert!(
+        outcome.stdout.contains(&expected.to_string()),
+        "{}\nexpected {expected}",
+        outcome.stdout
+    );
+    // The hints quote claims, so they are fenced against workflow-command injection.
+    assert!(outcome.stdout.contains("::stop-commands::"));
+}
+
+#[test]
+fn subject_mismatch_700213_prints_the_credential_that_would_match() {
+    let emulator = emulator();
+    let subject = "repo:octo-org/octo-repo:environment:production";
+    emulator.set_subject(subject);
+    let outcome = entra_failure(&emulator, Step::new(&emulator), "700213");
+    assert_shows_matching_credential(&outcome, &emulator, subject);
+    assert!(outcome.stdout.contains("ID-based subjects"));
+}
+
+#[test]
+fn case_only_difference_7002138_says_matching_is_case_sensitive() {
+    let emulator = emulator();
+    let subject = "repo:Octo-Org/octo-repo:ref:refs/heads/main";
+    emulator.set_subject(subject);
+    let outcome = entra_failure(&emulator, Step::new(&emulator), "7002138");
+    assert!(
+        outcome.stdout.contains("case-sensitive"),
+        "{}",
+        outcome.stdout
+    );
+    assert_shows_matching_credential(&outcome, &emulator, subject);
+}
+
+#[test]
+fn audience_mismatch_700212_names_the_audience() {
+    let emulator = emulator_with(|c| {
+        c.apps[0].federated_credentials = vec![fic(SUBJECT, "api://AzureADTokenExchangeUSGov")]
+    });
+    let outcome = entra_failure(&emulator, Step::new(&emulator), "700212");
+    assert!(
+        outcome
+            .stdout
+            .contains("Presented audience: \"api://AzureADTokenExchange\""),
+        "{}",
+        outcome.stdout
+    );
+}
+
+#[test]
+fn issuer_mismatch_700211_shows_the_presented_issuer() {
+    let emulator = emulator_with(|c| {
+        c.apps[0].federated_credentials[0].issuer =
+            "https://token.actions.githubusercontent.com".to_owned();
+    });
+    let outcome = entra_failure(&emulator, Step::new(&emulator), "700211");
+    assert_shows_matching_credential(&outcome, &emulator, SUBJECT);
+}
+
+#[test]
+fn propagation_70021_says_wait_and_does_not_loop() {
+    let emulator = emulator_with(|c| c.apps[0].propagating = true);
+    let outcome = entra_failure(&emulator, Step::new(&emulator), "70021");
+    assert!(outcome.stdout.contains("propagating"), "{}", outcome.stdout);
+}
+
+#[test]
+fn no_federated_credential_70025() {
+    let emulator = emulator_with(|c| c.apps[0].federated_credentials.clear());
+    let outcome = entra_failure(&emulator, Step::new(&emulator), "70025");
+    assert!(
+        outcome.stdout.contains("no federated identity credential"),
+        "{}",
+        outcome.stdout
+    );
+}
+
+#[test]
+fn unknown_client_700016_points_at_client_tenant_and_cloud() {
+    let emulator = emulator();
+    let step = Step::new(&emulator).with("INPUT_CLIENT-ID", "22222222-2222-4222-8222-222222222222");
+    let outcome = entra_failure(&emulator, step, "700016");
+    assert!(outcome.stdout.contains("client-id"), "{}", outcome.stdout);
+}
+
+#[test]
+fn unknown_tenant_90002_suggests_the_environment() {
+    let emulator = emulator();
+    let step = Step::new(&emulator).with("INPUT_TENANT-ID", "33333333-3333-4333-8333-333333333333");
+    let outcome = entra_failure(&emulator, step, "90002");
+    assert!(outcome.stdout.contains("environment"), "{}", outcome.stdout);
+}
+
+#[test]
+fn expired_assertion_700024_points_at_the_clock() {
+    let emulator = emulator_with(|c| c.id_token_clock_offset_secs = -3600);
+    let outcome = entra_failure(&emulator, Step::new(&emulator), "700024");
+    assert!(outcome.stdout.contains("clock"), "{}", outcome.stdout);
+}
+
+#[test]
+fn entra_issued_assertion_700222() {
+    let emulator = emulator_with(|c| {
+        c.extra_claims.insert(
+            "iss".to_owned(),
+            Value::from("https://sts.windows.net/00000000-0000-4000-8000-0000000000aa/"),
+        );
+    });
+    let outcome = entra_failure(&emulator, Step::new(&emulator), "700222");
+    assert!(
+        outcome.stdout.contains("GitHub ID token"),
+        "{}",
+        outcome.stdout
+    );
+}
+
+#[test]
+fn secret_style_client_auth_7000215() {
+    let emulator = emulator();
+    let body = entra_error_body(
+        "invalid_client",
+        &[7_000_215],
+        "Invalid client secret provided.",
+        "0a0a0a0a-0000-4000-8000-000000000001",
+        "0b0b0b0b-0000-4000-8000-000000000002",
+    );
+    emulator.script(
+        Hop::Entra,
+        vec![Fault::Status {
+            status: 401,
+            retry_after: None,
+            body,
+            content_type: "application/json; charset=utf-8".to_owned(),
+        }],
+    );
+    let outcome = entra_failure(&emulator, Step::new(&emulator), "7000215");
+    let message = outcome.error_lines()[0];
+    assert!(
+        message.contains("0a0a0a0a-0000-4000-8000-000000000001"),
+        "{message}"
+    );
+    assert!(outcome.stdout.contains("federated credential"));
+}
+
+#[test]
+fn server_text_cannot_inject_workflow_commands() {
+    let emulator = emulator();
+    let body = entra_error_body(
+        "invalid_request",
+        &[900_023],
+        "bad\n::set-env name=NODE_OPTIONS::--require=/tmp/x\n::add-mask::oops",
+        "0a0a0a0a-0000-4000-8000-000000000001",
+        "0b0b0b0b-0000-4000-8000-000000000002",
+    );
+    emulator.script(
+        Hop::Entra,
+        vec![Fault::Status {
+            status: 400,
+            retry_after: None,
+            body,
+            content_type: "application/json".to_owned(),
+        }],
+    );
+    let outcome = Step::new(&emulator).run_checked();
+    outcome.assert_failed();
+    for line in outcome.stdout.lines() {
+        let trimmed = line.trim_start();
+        assert!(!trimmed.starts_with("::set-env"), "{line}");
+        if trimmed.starts_with("::add-mask::") {
+            assert_ne!(trimmed, "::add-mask::oops");
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Retries, budgets and broken servers
+
+#[test]
+fn retries_github_503_then_succeeds() {
+    let emulator = emulator();
+    emulator.script(Hop::GitHub, vec![Fault::status(503), Fault::status(502)]);
+    let outcome = Step::new(&emulator).run_checked();
+    outcome.assert_succeeded();
+    assert_eq!(emulator.requests(Hop::GitHub), 3);
+    assert!(outcome.stdout.contains("retrying"));
+}
+
+#[test]
+fn honours_retry_after_on_429_then_succeeds() {
+    let emulator = emulator();
+    emulator.script(Hop::Entra, vec![Fault::status_retry_after(429, "2")]);
+    let outcome = Step::new(&emulator).run_checked();
+    outcome.assert_succeeded();
+    assert_eq!(emulator.requests(Hop::Entra), 2);
+    assert!(
+        outcome.elapsed >= Duration::from_secs(2),
+        "{:?}",
+        outcome.elapsed
+    );
+}
+
+#[test]
+fn retries_5xx_sequences_and_resets() {
+    let emulator = emulator();
+    emulator.script(
+        Hop::Entra,
+        vec![
+            Fault::status(500),
+            Fault::Reset,
+            Fault::status(504),
+            Fault::ResetMidBody,
+            Fault::status(408),
+        ],
+    );
+    let outcome = Step::new(&emulator).run_checked();
+    outcome.assert_succeeded();
+    assert_eq!(emulator.requests(Hop::Entra), 6);
+}
+
+#[test]
+fn retry_after_beyond_the_budget_fails_at_once() {
+    let emulator = emulator();
+    emulator.script(Hop::Entra, vec![Fault::status_retry_after(429, "120")]);
+    let outcome = Step::new(&emulator)
+        .with("INPUT_TIMEOUT-SECONDS", "10")
+        .run_checked();
+    let message = outcome.assert_failed();
+    assert!(message.contains("429"), "{message}");
+    assert!(message.contains("retry after 120 s"), "{message}");
+    assert!(
+        outcome.elapsed < Duration::from_secs(5),
+        "{:?}",
+        outcome.elapsed
+    );
+    assert_eq!(emulator.requests(Hop::Entra), 1);
+    assert!(outcome.stdout.contains("throttling"), "{}", outcome.stdout);
+}
+
+#[test]
+fn a_503_storm_stays_within_the_budget_and_bounded_attempts() {
+    let emulator = emulator();
+    emulator.script(Hop::GitHub, (0..50).map(|_| Fault::status(503)).collect());
+    let outcome = Step::new(&emulator)
+        .with("INPUT_TIMEOUT-SECONDS", "3")
+        .run_checked();
+    let message = outcome.assert_failed();
+    assert!(message.contains("HTTP 503"), "{message}");
+    assert!(message.contains("GitHub ID token endpoint"), "{message}");
+    assert!(
+        outcome.elapsed < Duration::from_millis(4500),
+        "{:?}",
+        outcome.elapsed
+    );
+    let attempts = emulator.requests(Hop::GitHub);
+    assert!((2..=10).contains(&attempts), "{attempts}");
+    assert_eq!(emulator.requests(Hop::Entra), 0);
+}
+
+#[test]
+fn entra_hang_times_out_naming_the_hop_and_budget() {
+    let emulator = emulator();
+    emulator.script(Hop::Entra, vec![Fault::Hang]);
+    let outcome = Step::new(&emulator)
+        .with("INPUT_TIMEOUT-SECONDS", "2")
+        .run_checked();
+    let message = outcome.assert_failed();
+    assert!(message.contains("Entra ID token endpoint"), "{message}");
+    assert!(message.contains("2-second budget"), "{message}");
+    assert!(
+        outcome.elapsed < Duration::from_millis(3500),
+        "{:?}",
+        outcome.elapsed
+    );
+}
+
+#[test]
+fn github_hang_times_out_naming_the_hop() {
+    let emulator = emulator();
+    emulator.script(Hop::GitHub, vec![Fault::Hang]);
+    let outcome = Step::new(&emulator)
+        .with("INPUT_TIMEOUT-SECONDS", "1")
+        .run_checked();
+    let message = outcome.assert_failed();
+    assert!(message.contains("GitHub ID token endpoint"), "{message}");
+    assert!(message.contains("1-second budget"), "{message}");
+    assert_eq!(emulator.requests(Hop::Entra), 0);
+}
+
+#[test]
+fn slow_drip_within_budget_still_succeeds() {
+    let emulator = emulator();
+    emulator.script(
+        Hop::Entra,
+        vec![Fault::Drip {
+            chunk: 64,
+            every: Duration::from_millis(5),
+        }],
+    );
+    let outcome = Step::new(&emulator).run_checked();
+    outcome.assert_succeeded();
+}
+
+#[test]
+fn non_json_github_answer_is_a_clear_error() {
+    let emulator = emulator();
+    emulator.script(Hop::GitHub, vec![Fault::NonJson]);
+    let message = Step::new(&emulator).run_checked().assert_failed();
+    assert!(message.contains("without an ID token"), "{message}");
+    assert_eq!(emulator.requests(Hop::Entra), 0);
+}
+
+#[test]
+fn non_jwt_id_token_is_a_clear_error() {
+    let emulator = emulator();
+    emulator.script(
+        Hop::GitHub,
+        vec![Fault::Status {
+            status: 200,
+            retry_after: None,
+            body: r#"{"value":"not-a-jwt"}"#.to_owned(),
+            content_type: "application/json".to_owned(),
+        }],
+    );
+    let message = Step::new(&emulator).run_checked().assert_failed();
+    assert!(message.contains("not a JWT"), "{message}");
+}
+
+#[test]
+fn non_json_and_oversized_entra_answers_are_clear_errors() {
+    let emulator = emulator();
+    emulator.script(Hop::Entra, vec![Fault::NonJson]);
+    let message = Step::new(&emulator).run_checked().assert_failed();
+    assert!(
+        message.contains("HTTP 200 without a JSON token response"),
+        "{message}"
+    );
+
+    let emulator = self::emulator();
+    emulator.script(Hop::Entra, vec![Fault::Oversized(2 * 1024 * 1024)]);
+    let message = Step::new(&emulator).run_checked().assert_failed();
+    assert!(message.contains("exceeds 1048576 bytes"), "{message}");
+}
+
+#[test]
+fn success_without_access_token_is_an_error() {
+    let emulator = emulator();
+    emulator.script(
+        Hop::Entra,
+        vec![Fault::Status {
+            status: 200,
+            retry_after: None,
+            body: r#"{"token_type":"Bearer","expires_in":3599}"#.to_owned(),
+            content_type: "application/json".to_owned(),
+        }],
+    );
+    let message = Step::new(&emulator).run_checked().assert_failed();
+    assert!(message.contains("without an access_token"), "{message}");
+}
+
+#[test]
+fn redirects_are_not_followed() {
+    let emulator = emulator();
+    let elsewhere = format!("{}/elsewhere/oauth2/v2.0/token?code=1", emulator.base_url());
+    emulator.script(Hop::Entra, vec![Fault::Redirect(elsewhere)]);
+    let message = Step::new(&emulator).run_checked().assert_failed();
+    assert!(message.contains("redirect"), "{message}");
+    assert!(
+        !message.contains("code=1"),
+        "no full URL with query: {message}"
+    );
+    assert_eq!(emulator.requests(Hop::Entra), 1);
+}
+
+#[test]
+fn rejected_request_token_is_not_retried() {
+    let emulator = emulator();
+    let outcome = Step::new(&emulator)
+        .with("ACTIONS_ID_TOKEN_REQUEST_TOKEN", "wrong")
+        .run_checked();
+    let message = outcome.assert_failed();
+    assert!(message.contains("HTTP 401"), "{message}");
+    assert_eq!(emulator.requests(Hop::GitHub), 1);
+}
+
+#[test]
+fn untrusted_certificate_fails_fast_with_a_hint() {
+    let emulator = emulator();
+    let outcome = Step::new(&emulator)
+        .with("SSL_CERT_FILE", "/dev/null")
+        .run_checked();
+    let message = outcome.assert_failed();
+    assert!(message.contains("certificate"), "{message}");
+    assert!(outcome.stdout.contains("SSL_CERT_FILE"));
+    assert!(outcome.elapsed < Duration::from_secs(5));
+}
+
+#[test]
+fn fetches_a_fresh_id_token_when_it_nears_expiry_before_retrying() {
+    let emulator = emulator_with(|c| c.id_token_lifetime = Duration::from_secs(45));
+    emulator.script(Hop::Entra, vec![Fault::status(503)]);
+    let outcome = Step::new(&emulator).run_checked();
+    outcome.assert_succeeded();
+    assert_eq!(emulator.requests(Hop::GitHub), 2);
+    let assertions: Vec<_> = emulator
+        .recorded(Hop::Entra)
+        .iter()
+        .map(|r| r.form_field("client_assertion"))
+        .collect();
+    assert_ne!(assertions[0], assertions[1]);
+    let request_ids: Vec<_> = emulator
+        .recorded(Hop::Entra)
+        .iter()
+        .map(|r| r.header("client-request-id").map(str::to_owned))
+        .collect();
+    assert_ne!(
+        request_ids[0], request_ids[1],
+        "a fresh client-request-id per attempt"
+    );
+}
+
+#[test]
+fn unwritable_output_file_fails_with_nothing_written() {
+    let emulator = emulator();
+    let step = Step::new(&emulator).with("INPUT_EXPORT-ENV", "TOKEN");
+    let dir = step.dir.path().join("not-a-file");
+    std::fs::create_dir(&dir).unwrap();
+    let step = step.with("GITHUB_OUTPUT", dir.to_str().unwrap());
+    let outcome = step.run_checked();
+    assert_eq!(outcome.code, Some(1));
+    assert_eq!(outcome.error_lines().len(), 1);
+    assert!(outcome.error_lines()[0].contains("GITHUB_OUTPUT"));
+    assert_eq!(outcome.env_file, "");
+}
+
+#[test]
+fn full_disk_rolls_back_the_other_file() {
+    let emulator = emulator();
+    let step = Step::new(&emulator)
+        .with("INPUT_EXPORT-ENV", "TOKEN")
+        .with("GITHUB_ENV", "/dev/full");
+    let outcome = step.run_checked();
+    assert_eq!(outcome.code, Some(1));
+    assert!(
+        outcome.error_lines()[0].contains("GITHUB_ENV"),
+        "{}",
+        outcome.stdout
+    );
+    assert_eq!(outcome.output_file, "", "GITHUB_OUTPUT was rolled back");
+}
+
+// ---------------------------------------------------------------------------------------------
+// The writer and the runner's parser agree
+
+#[test]
+fn file_commands_round_trip_through_the_runners_rules() {
+    let values = [
+        "plain",
+        "",
+        "a=b=c",
+        "x<<y",
+        "<<EOF",
+        "ghadelimiter_",
+        "ghadelimiter_00000000-0000-4000-8000-000000000000",
+        "line one\nline two\n",
+        "naïve ✓",
+        "=",
+    ];
+    for value in values {
+        let text = azure_oidc_token::runner::format_file_command("access-token", value).unwrap();
+        let parsed = parse_file_commands(&text).unwrap();
+        assert_eq!(
+            parsed,
+            vec![("access-token".to_owned(), value.to_owned())],
+            "{value:?}"
+        );
+    }
+}
+
+#[test]
+fn the_binary_prints_version_and_help() {
+    let version = std::process::Command::new(support::BIN)
+        .arg("--version")
+        .env_clear()
+        .output()
+        .unwrap();
+    assert!(version.status.success());
+    assert!(String::from_utf8_lossy(&version.stdout).starts_with("azure-oidc-token "));
+    let unknown = std::process::Command::new(support::BIN)
+        .arg("frobnicate")
+        .env_clear()
+        .output()
+        .unwrap();
+    assert_eq!(unknown.status.code(), Some(2));
+}
