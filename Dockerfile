@@ -1,36 +1,36 @@
-# Image for the azure-oidc-token container action (action.yml: runs.using docker, image Dockerfile).
-# The runner builds it with `docker build` in every job that uses the action.
+# Image of the azure-oidc-token container action: a static binary and a CA bundle, nothing else.
+#
+# Releases are built once by .github/workflows/release.yml (linux/amd64 and linux/arm64), pushed to
+# ghcr.io and referenced from the released action.yml by digest, so runners only pull them. Only a
+# ref whose action.yml still says `image: Dockerfile` (e.g. @main) makes the runner build this file.
+#
+# The `runtime` stage can be built without pulling anything, from a directory laid out like the
+# builder stage (the container test does this):
+#   scripts/build-static.sh DIR && podman build --build-context builder=DIR --target runtime .
 
-# ---- builder: compile the release binary ----------------------------------------------------------
-FROM rust:1.95-bookworm AS builder
+# ---- builder: the static binary, by the same script the container test uses --------------------
+# Official Rust image, pinned by digest (a multi-platform index: amd64 and arm64 each build natively).
+# To update: `docker buildx imagetools inspect rust:1.95-bookworm` and change tag and digest together.
+FROM docker.io/library/rust:1.95-bookworm@sha256:6258907abe69656e41cd992e0b705cdcfabcbbe3db374f92ed2d47121282d4a1 AS builder
 
-# Only what cargo needs to build the binary. emulator/ is a workspace member, so it must be present
-# for cargo to read the workspace; tests/ and examples/ are not needed (cargo only auto-discovers them).
+# The whole workspace (cargo needs every member's manifest); .dockerignore leaves out target/ and .git/.
 # No WORKDIR anywhere in this file: paths are absolute instead.
-COPY Cargo.toml Cargo.lock /build/
-COPY src /build/src
-COPY emulator /build/emulator
+COPY . /build/
 
-# --locked: build exactly the dependency versions in Cargo.lock, fail if it is out of date.
-RUN cargo build --manifest-path /build/Cargo.toml --release --locked --bin azure-oidc-token \
- && mkdir -p /out \
- && cp /build/target/release/azure-oidc-token /out/azure-oidc-token
+# With DIR=/ the script leaves /out/azure-oidc-token (static, --locked) beside the image's own
+# /etc/ssl/certs/ca-certificates.crt: the two paths the runtime stage copies.
+RUN bash /build/scripts/build-static.sh /
 
 # ---- runtime: what the runner starts ------------------------------------------------------------
-# distroless/cc has glibc and libgcc for the dynamically linked (glibc) binary built above, and no
-# shell or package manager. Its default user is root (unlike the :nonroot tag), which GitHub
-# requires: the runner creates the file-command files (GITHUB_OUTPUT, ...) on the host, and the
-# container must be able to append to them.
-FROM gcr.io/distroless/cc-debian12 AS runtime
+FROM scratch AS runtime
 
-# The CA bundle from the builder image, at the standard Debian path, where
-# rustls' native-roots loader finds it (SSL_CERT_FILE / SSL_CERT_DIR override it at run time).
-# distroless ships the same Debian bundle; copying it keeps the runtime stage independent of that.
+# rustls' native-roots loader reads the Debian bundle path; SSL_CERT_FILE / SSL_CERT_DIR override it
+# at run time (self-hosted runners behind TLS inspection).
 COPY --from=builder /etc/ssl/certs/ca-certificates.crt /etc/ssl/certs/ca-certificates.crt
 COPY --from=builder /out/azure-oidc-token /azure-oidc-token
 
-# Exec form: no shell in between (distroless has none). The runner passes no arguments (action.yml
-# has no args), and run with no arguments the binary runs the action.
-# No USER (GitHub requires the default root user) and no WORKDIR (the runner mounts the workspace
-# and sets --workdir itself).
+# Exec form: there is no shell. The runner passes no arguments (action.yml has no args), and run with
+# no arguments the binary runs the action; inputs arrive as INPUT_* environment variables.
+# No USER: GitHub requires the default root user (the runner creates the file-command files on the
+# host, and the container appends to them). No WORKDIR: the runner sets --workdir /github/workspace.
 ENTRYPOINT ["/azure-oidc-token"]

@@ -1,8 +1,9 @@
-//! One run of the action, end to end: config → ID token → preflight → exchange → mask → outputs.
+//! One run, end to end: config → ID token → preflight → exchange(s) → mask → outputs; and the same
+//! pieces for the `token` and `explain` commands.
 //!
-//! All log lines go to one `impl Write` (stdout in production), so their order is the order the
-//! runner sees: every secret's `::add-mask::` line is written and flushed before anything else
-//! is done with that secret.
+//! All log lines go through one [`Log`] (stdout in action mode), so their order is the order the
+//! runner sees: every secret's `::add-mask::` line is written and flushed before anything else is
+//! done with that secret.
 
 use std::cell::RefCell;
 use std::io::Write;
@@ -10,9 +11,10 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use crate::claims::{Claims, decode_claims};
-use crate::config::Config;
+use crate::config::{Config, IdTokenSource};
 use crate::entra::{self, AccessToken, EntraError, TokenRequest};
 use crate::error::{self, AppError};
+use crate::explain;
 use crate::github::{self, GitHubError};
 use crate::http::{self, Attempt, Deadline, GaveUp};
 use crate::outputs::{self, Issued};
@@ -25,22 +27,117 @@ pub const USER_AGENT: &str = concat!("azure-oidc-token/", env!("CARGO_PKG_VERSIO
 /// The title of the one `::error` annotation.
 pub const ERROR_TITLE: &str = "azure-oidc-token";
 
-/// Fetch a fresh ID token before retrying the exchange when the current one expires within this.
+/// Fetch a fresh ID token before an exchange attempt when the current one expires within this.
 const REFRESH_MARGIN_SECS: i64 = 60;
+
+/// Where log lines go, and whether secrets get `::add-mask::` lines (only where a runner reads them).
+pub struct Log<'a, W: Write> {
+    out: RefCell<&'a mut W>,
+    masking: bool,
+    debug: bool,
+}
+
+impl<'a, W: Write> Log<'a, W> {
+    /// A log writing to `out`.
+    pub fn new(out: &'a mut W, masking: bool, debug: bool) -> Self {
+        Self {
+            out: RefCell::new(out),
+            masking,
+            debug,
+        }
+    }
+
+    /// A plain line; any line break a server put into it is folded.
+    pub fn say(&self, line: &str) {
+        let _ = writeln!(self.out.borrow_mut(), "{}", line.replace(['\r', '\n'], " "));
+    }
+
+    /// A `::debug::` line, only with `RUNNER_DEBUG=1`.
+    pub fn debug(&self, line: &str) {
+        if self.debug {
+            let _ = runner::debug(*self.out.borrow_mut(), line);
+        }
+    }
+
+    /// `::add-mask::` for `secret`, flushed at once.
+    pub fn mask(&self, secret: &Secret) {
+        if self.masking {
+            let _ = runner::add_mask(*self.out.borrow_mut(), secret);
+        }
+    }
+
+    /// Lines that quote claims or server text, fenced so the runner runs none of them.
+    pub fn inert(&self, lines: &[String]) {
+        let _ = runner::write_inert(*self.out.borrow_mut(), lines);
+    }
+
+    /// The sink back.
+    pub fn into_inner(self) -> &'a mut W {
+        self.out.into_inner()
+    }
+}
+
+fn runtime() -> std::io::Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+}
+
+/// How a failure is reported.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ErrorStyle {
+    /// One `::error` workflow command, then hints (action mode, or any command inside GitHub Actions).
+    Workflow,
+    /// `error: …`, then hints (a terminal or another CI system).
+    Plain,
+}
+
+/// Reports `error` and returns exit status 1.
+pub fn fail(
+    out: &mut impl Write,
+    error: &AppError,
+    config: Option<&Config>,
+    style: ErrorStyle,
+) -> ExitCode {
+    // If the stream itself is gone there is nobody left to tell; the exit status still says it.
+    let message = match (error, style) {
+        (AppError::Config(config_error), ErrorStyle::Plain) if config.is_none() => {
+            config_error.cli_message()
+        }
+        _ => error.to_string(),
+    };
+    match style {
+        ErrorStyle::Workflow => {
+            let _ = runner::error(out, ERROR_TITLE, &message);
+        }
+        ErrorStyle::Plain => {
+            let _ = writeln!(out, "error: {}", message.replace(['\r', '\n'], " "));
+        }
+    }
+    let hints = error::hints(error, config);
+    if matches!(error, AppError::Entra { .. } | AppError::Explain { .. })
+        && style == ErrorStyle::Workflow
+    {
+        // These hints quote token claims: keep the runner from reading any of it as a command.
+        let _ = runner::write_inert(out, &hints);
+    } else {
+        for hint in hints {
+            let _ = writeln!(out, "{}", hint.replace(['\r', '\n'], " "));
+        }
+    }
+    let _ = out.flush();
+    ExitCode::FAILURE
+}
 
 /// Runs the action with the environment seen through `lookup`, logging to `out`; 0 on success, 1 on failure.
 pub fn run_action(lookup: &dyn Fn(&str) -> Option<String>, out: &mut impl Write) -> ExitCode {
     let config = match Config::from_lookup(lookup) {
         Ok(config) => config,
-        Err(error) => return fail(out, &AppError::from(error), None),
+        Err(error) => return fail(out, &AppError::from(error), None, ErrorStyle::Workflow),
     };
-    let runtime = match tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-    {
+    let runtime = match runtime() {
         Ok(runtime) => runtime,
         Err(error) => {
-            // Without a runtime nothing can run; report it like any other failure.
             let _ = runner::error(
                 out,
                 ERROR_TITLE,
@@ -49,159 +146,226 @@ pub fn run_action(lookup: &dyn Fn(&str) -> Option<String>, out: &mut impl Write)
             return ExitCode::FAILURE;
         }
     };
-    let log = RefCell::new(out);
+    let log = Log::new(out, true, config.debug);
     let result = runtime.block_on(run(&config, &log));
     let out = log.into_inner();
     match result {
         Ok(()) => ExitCode::SUCCESS,
-        Err(error) => fail(out, &error, Some(&config)),
+        Err(error) => fail(out, &error, Some(&config), ErrorStyle::Workflow),
     }
 }
 
-/// Prints the one `::error` line and its hints, and returns exit status 1.
-fn fail(out: &mut impl Write, error: &AppError, config: Option<&Config>) -> ExitCode {
-    // If stdout itself is gone there is nobody left to tell; the exit status still says it.
-    let _ = runner::error(out, ERROR_TITLE, &error.to_string());
-    let hints = error::hints(error, config);
-    if matches!(error, AppError::Entra { .. }) {
-        // These hints quote token claims: keep the runner from reading any of it as a command.
-        let _ = runner::write_inert(out, &hints);
-    } else {
-        for hint in hints {
-            let _ = writeln!(out, "{hint}");
-        }
-    }
-    let _ = out.flush();
-    ExitCode::FAILURE
-}
-
-/// Writes a plain log line, folding any line break a server put into it.
-fn say<W: Write>(log: &RefCell<&mut W>, line: &str) {
-    let mut out = log.borrow_mut();
-    let _ = writeln!(out, "{}", line.replace(['\r', '\n'], " "));
-}
-
-fn debug<W: Write>(log: &RefCell<&mut W>, config: &Config, line: &str) {
-    if config.debug {
-        let _ = runner::debug(*log.borrow_mut(), line);
-    }
-}
-
-fn mask<W: Write>(log: &RefCell<&mut W>, secret: &Secret) {
-    let _ = runner::add_mask(*log.borrow_mut(), secret);
-}
-
-/// The run itself; errors are reported by the caller.
-pub async fn run<W: Write>(config: &Config, log: &RefCell<&mut W>) -> Result<(), AppError> {
+/// The action run itself; errors are reported by the caller.
+pub async fn run<W: Write>(config: &Config, log: &Log<'_, W>) -> Result<(), AppError> {
     let deadline = Deadline::after(config.timeout);
     let client = http::client(USER_AGENT).map_err(|error| AppError::GitHub {
-        host: host_of(&config.id_token_request.url),
+        host: "(no request made)".to_owned(),
         error: error.into(),
         attempts: 0,
         retry_after_beyond_budget: None,
     })?;
 
-    let (id_token, presented) = fetch_and_check_id_token(config, &client, log, &deadline).await?;
-    say(
-        log,
-        &format!(
-            "GitHub ID token: iss={} sub={} aud={}{}",
-            show(presented.iss.as_deref()),
-            show(presented.sub.as_deref()),
-            show(Some(&presented.aud.joined())),
-            presented
-                .job_workflow_ref
-                .as_deref()
-                .map(|w| format!(" job_workflow_ref={}", show(Some(w))))
-                .unwrap_or_default()
-        ),
-    );
+    let current = obtain_id_token(config, &client, log, &deadline).await?;
+    log_claims(log, &current.1);
 
-    let token = exchange(config, &client, log, &deadline, id_token, presented.clone()).await?;
+    if config.explain {
+        return explain_in_action(config, &client, log, &deadline, &current.0).await;
+    }
+    let current = RefCell::new(current);
+
+    let token = exchange(
+        config,
+        &config.scope,
+        &client,
+        log,
+        &deadline,
+        &current,
+        true,
+    )
+    .await?;
     // Mask first: nothing else happens to the access token before the runner knows to hide it.
-    mask(log, &token.token);
+    log.mask(&token.token);
+    let mut extra = Vec::with_capacity(config.scopes.len());
+    for named in &config.scopes {
+        let token = exchange(
+            config,
+            &named.scope,
+            &client,
+            log,
+            &deadline,
+            &current,
+            false,
+        )
+        .await?;
+        log.mask(&token.token);
+        extra.push((named.clone(), token));
+    }
 
     let access_claims = decode_claims(token.token.expose_secret()).ok();
     let principal_id = access_claims.as_ref().and_then(|c| c.oid.as_deref());
     let issued = Issued {
         token: &token,
         principal_id,
+        extra: &extra,
     };
-    outputs::write_outputs(config, &issued)?;
-
-    if let Some(path) = config
-        .files
-        .step_summary
-        .as_ref()
-        .filter(|_| config.summary)
-        && let Err(error) = outputs::write_summary(
-            path,
-            &outputs::summary_markdown(config, &presented, &issued),
-        )
-    {
-        say(
-            log,
-            &format!("::warning::could not write the step summary ({error}); outputs were written"),
-        );
+    let presented = current.into_inner().1;
+    if let Some(files) = &config.files {
+        outputs::write_outputs(config, files, &issued)?;
+        if let Some(path) = files.step_summary.as_ref().filter(|_| config.summary)
+            && let Err(error) = outputs::write_summary(
+                path,
+                &outputs::summary_markdown(config, &presented, &issued),
+            )
+        {
+            log.say(&format!(
+                "::warning::could not write the step summary ({error}); outputs were written"
+            ));
+        }
     }
 
-    let minutes = (token.expires_on - entra::unix_now()).max(0) / 60;
-    say(
-        log,
-        &format!(
-            "Azure access token for {} issued by {} (tenant {}, client {}{}); expires at {} (in {minutes} min).",
-            config.scope,
-            host_of(&config.authority_host),
-            config.tenant_id,
-            config.client_id,
-            principal_id
-                .map(|p| format!(", principal {p}"))
-                .unwrap_or_default(),
-            outputs::rfc3339(token.expires_on),
-        ),
-    );
-    let names: Vec<&str> = outputs::output_pairs(config, &issued)
+    let minutes = token.expires_on.saturating_sub(entra::unix_now()).max(0) / 60;
+    log.say(&format!(
+        "Azure access token for {} issued by {} (tenant {}, client {}{}); expires at {} (in {minutes} min).",
+        config.scope,
+        host_of(&config.authority_host),
+        config.tenant_id,
+        config.client_id,
+        principal_id.map(|p| format!(", principal {p}")).unwrap_or_default(),
+        outputs::rfc3339(token.expires_on),
+    ));
+    // The pairs hold a copy of the token: zeroed when dropped.
+    let names: Vec<String> = zeroize::Zeroizing::new(outputs::output_pairs(config, &issued))
         .iter()
-        .map(|(name, _)| *name)
+        .map(|(name, _)| name.clone())
         .collect();
-    say(log, &format!("Step outputs: {}.", names.join(", ")));
+    log.say(&format!("Step outputs: {}.", names.join(", ")));
     if let Some(name) = &config.export_env {
-        say(log, &format!("Later steps also get the token in ${name}."));
+        log.say(&format!("Later steps also get the token in ${name}."));
+    }
+    if config.export_sdk_env {
+        let names: Vec<&str> = outputs::sdk_env_pairs(config)
+            .into_iter()
+            .map(|(name, _)| name)
+            .collect();
+        log.say(&format!(
+            "Exported for later steps (not secret): {}.",
+            names.join(", ")
+        ));
     }
     Ok(())
 }
 
-/// Fetches an ID token, masks it at once, and decodes its claims.
-async fn fetch_and_check_id_token<W: Write>(
+fn log_claims<W: Write>(log: &Log<'_, W>, presented: &Claims) {
+    log.say(&format!(
+        "GitHub ID token: iss={} sub={} aud={}{}",
+        show(presented.iss.as_deref()),
+        show(presented.sub.as_deref()),
+        show(Some(&presented.aud.joined())),
+        presented
+            .job_workflow_ref
+            .as_deref()
+            .map(|w| format!(" job_workflow_ref={}", show(Some(w))))
+            .unwrap_or_default()
+    ));
+}
+
+/// `explain: true`: the diagnosis instead of the exchange, in the log and the step summary.
+async fn explain_in_action<W: Write>(
     config: &Config,
     client: &reqwest::Client,
-    log: &RefCell<&mut W>,
+    log: &Log<'_, W>,
+    deadline: &Deadline,
+    token: &Secret,
+) -> Result<(), AppError> {
+    let claims = decode_claims(token.expose_secret()).map_err(|source| AppError::IdToken {
+        origin: id_token_origin(config),
+        source,
+    })?;
+    let verification = explain::verify_issuer(client, token, &claims, deadline).await;
+    let lines = explain::report_lines(
+        token,
+        &id_token_origin(config),
+        Some(&config.audience),
+        Some(&config.client_id),
+        &verification,
+        entra::unix_now(),
+    )
+    .map_err(|source| AppError::IdToken {
+        origin: id_token_origin(config),
+        source,
+    })?;
+    log.inert(&lines);
+    if let Some(path) = config
+        .files
+        .as_ref()
+        .and_then(|f| f.step_summary.as_ref())
+        .filter(|_| config.summary)
+        && let Err(error) = outputs::write_summary(path, &explain::report_markdown(&lines))
+    {
+        log.say(&format!(
+            "::warning::could not write the step summary ({error})"
+        ));
+    }
+    verification.map(|_| ()).map_err(|error| AppError::Explain {
+        error,
+        presented: Box::new(claims),
+    })
+}
+
+/// Where the ID token comes from, for messages.
+pub fn id_token_origin(config: &Config) -> String {
+    match &config.id_token {
+        IdTokenSource::GitHub(request) => format!("GitHub ({})", host_of(&request.url)),
+        IdTokenSource::File { path, origin } => format!("{origin} ({})", path.display()),
+        IdTokenSource::Env { name, .. } => format!("${name}"),
+    }
+}
+
+/// Gets an ID token from the configured source, masks it at once, and decodes its claims.
+pub async fn obtain_id_token<W: Write>(
+    config: &Config,
+    client: &reqwest::Client,
+    log: &Log<'_, W>,
     deadline: &Deadline,
 ) -> Result<(Secret, Claims), AppError> {
-    let request = &config.id_token_request;
-    let host = host_of(&request.url);
-    debug(
-        log,
-        config,
-        &format!(
-            "requesting a GitHub ID token from {host}{} for audience {}",
-            request.url.path(),
-            config.audience
-        ),
-    );
-    let token = github::fetch_id_token(client, request, &config.audience, deadline, |error: &GitHubError, attempt, wait| {
-        say(log, &format!("GitHub ID token endpoint {host}: {error}; retrying in {} (attempt {attempt} failed)", seconds(wait)));
-    })
-    .await
-    .map_err(|gave_up: GaveUp<GitHubError>| AppError::GitHub {
-        host: host.clone(),
-        error: gave_up.error,
-        attempts: gave_up.attempts,
-        retry_after_beyond_budget: gave_up.retry_after_beyond_budget,
+    let token = match &config.id_token {
+        IdTokenSource::GitHub(request) => {
+            let host = host_of(&request.url);
+            log.debug(&format!(
+                "requesting a GitHub ID token from {host}{} for audience {}",
+                request.url.path(),
+                config.audience
+            ));
+            github::fetch_id_token(client, request, &config.audience, deadline, |error: &GitHubError, attempt, wait| {
+                log.say(&format!(
+                    "GitHub ID token endpoint {host}: {error}; retrying in {} (attempt {attempt} failed)",
+                    seconds(wait)
+                ));
+            })
+            .await
+            .map_err(|gave_up: GaveUp<GitHubError>| AppError::GitHub {
+                host: host.clone(),
+                error: gave_up.error,
+                attempts: gave_up.attempts,
+                retry_after_beyond_budget: gave_up.retry_after_beyond_budget,
+            })?
+        }
+        IdTokenSource::File { path, origin } => {
+            // Read afresh every time: projected service-account tokens are rotated in place.
+            let text = std::fs::read_to_string(path).map_err(|source| AppError::IdTokenFile {
+                origin,
+                path: path.display().to_string(),
+                source,
+            })?;
+            Secret::new(text.trim().to_owned())
+        }
+        IdTokenSource::Env { token, .. } => token.clone(),
+    };
+    log.mask(&token);
+    let claims = decode_claims(token.expose_secret()).map_err(|source| AppError::IdToken {
+        origin: id_token_origin(config),
+        source,
     })?;
-    mask(log, &token);
-    let claims = decode_claims(token.expose_secret())
-        .map_err(|source| AppError::IdToken { host, source })?;
     Ok((token, claims))
 }
 
@@ -214,49 +378,46 @@ enum ExchangeError {
     Refresh(Box<AppError>),
 }
 
-/// Exchanges the ID token, retrying within the deadline and refreshing the ID token near its expiry.
-async fn exchange<W: Write>(
+/// Exchanges the current ID token for a token for `scope`, retrying within the deadline and
+/// fetching a fresh ID token when it nears expiry (on retries, and before every exchange but the
+/// first, `fresh`).
+pub async fn exchange<W: Write>(
     config: &Config,
+    scope: &str,
     client: &reqwest::Client,
-    log: &RefCell<&mut W>,
+    log: &Log<'_, W>,
     deadline: &Deadline,
-    id_token: Secret,
-    presented: Claims,
+    current: &RefCell<(Secret, Claims)>,
+    fresh: bool,
 ) -> Result<AccessToken, AppError> {
     let endpoint = entra::token_endpoint(&config.authority_host, &config.tenant_id);
     let host = host_of(&config.authority_host);
     let request = TokenRequest {
         endpoint: &endpoint,
         client_id: &config.client_id,
-        scope: &config.scope,
+        scope,
     };
-    let current = RefCell::new((id_token, presented));
     let last_request_id = RefCell::new(String::new());
-    debug(
-        log,
-        config,
-        &format!(
-            "exchanging at {host}{} for scope {}",
-            endpoint.path(),
-            config.scope
-        ),
-    );
+    log.debug(&format!(
+        "exchanging at {host}{} for scope {scope}",
+        endpoint.path()
+    ));
 
     let result = http::retry(
         deadline,
         |attempt| {
-            let (current, last_request_id, request, host) = (&current, &last_request_id, &request, &host);
+            let (last_request_id, request, host) = (&last_request_id, &request, &host);
             async move {
                 let expires = current.borrow().1.exp.unwrap_or(i64::MAX);
-                if attempt > 1 && expires - entra::unix_now() < REFRESH_MARGIN_SECS {
-                    say(log, "The GitHub ID token is about to expire: fetching a fresh one before retrying.");
-                    match fetch_and_check_id_token(config, client, log, deadline).await {
+                if (attempt > 1 || !fresh) && expires.saturating_sub(entra::unix_now()) < REFRESH_MARGIN_SECS {
+                    log.say("The ID token is about to expire: getting a fresh one before the exchange.");
+                    match obtain_id_token(config, client, log, deadline).await {
                         Ok(fresh) => *current.borrow_mut() = fresh,
                         Err(error) => return Attempt::Done(Err(ExchangeError::Refresh(Box::new(error)))),
                     }
                 }
                 let request_id = uuid::Uuid::new_v4().to_string();
-                debug(log, config, &format!("attempt {attempt} to {host}: client-request-id {request_id}"));
+                log.debug(&format!("attempt {attempt} to {host}: client-request-id {request_id}"));
                 last_request_id.replace(request_id.clone());
                 let assertion = current.borrow().0.clone();
                 match entra::exchange_once(client, request, &assertion, &request_id, deadline).await {
@@ -269,14 +430,11 @@ async fn exchange<W: Write>(
             }
         },
         |error, attempt, wait| {
-            say(
-                log,
-                &format!(
-                    "Entra ID token endpoint {host}: {error} [client-request-id {}]; retrying in {} (attempt {attempt} failed)",
-                    last_request_id.borrow(),
-                    seconds(wait)
-                ),
-            );
+            log.say(&format!(
+                "Entra ID token endpoint {host}: {error} [client-request-id {}]; retrying in {} (attempt {attempt} failed)",
+                last_request_id.borrow(),
+                seconds(wait)
+            ));
         },
     )
     .await;
@@ -286,13 +444,153 @@ async fn exchange<W: Write>(
         ExchangeError::Entra(error) => AppError::Entra {
             host,
             tenant: config.tenant_id.clone(),
+            scope: scope.to_owned(),
             error,
             client_request_id: last_request_id.take(),
             attempts: gave_up.attempts,
             retry_after_beyond_budget: gave_up.retry_after_beyond_budget,
-            presented: Box::new(current.into_inner().1),
+            presented: Box::new(current.borrow().1.clone()),
         },
     })
+}
+
+/// `azure-oidc-token token`: the exchange for use outside the action; prints JSON or the raw token
+/// on `stdout`, errors on `stderr`. Inside GitHub Actions the token is also masked.
+pub fn run_token(
+    config: &Config,
+    raw: bool,
+    in_actions: bool,
+    stdout: &mut impl Write,
+    stderr: &mut impl Write,
+) -> ExitCode {
+    let style = if in_actions {
+        ErrorStyle::Workflow
+    } else {
+        ErrorStyle::Plain
+    };
+    let Ok(runtime) = runtime() else {
+        let _ = writeln!(stderr, "error: cannot start the async runtime");
+        return ExitCode::FAILURE;
+    };
+    let log = Log::new(stderr, in_actions, config.debug);
+    let result = runtime.block_on(async {
+        let deadline = Deadline::after(config.timeout);
+        let client = http::client(USER_AGENT).map_err(|error| AppError::GitHub {
+            host: "(no request made)".to_owned(),
+            error: error.into(),
+            attempts: 0,
+            retry_after_beyond_budget: None,
+        })?;
+        let current = RefCell::new(obtain_id_token(config, &client, &log, &deadline).await?);
+        exchange(
+            config,
+            &config.scope,
+            &client,
+            &log,
+            &deadline,
+            &current,
+            true,
+        )
+        .await
+    });
+    let stderr = log.into_inner();
+    let token = match result {
+        Ok(token) => token,
+        Err(error) => return fail(stderr, &error, Some(config), style),
+    };
+    if in_actions {
+        let _ = runner::add_mask(stderr, &token.token);
+    }
+    let printed = if raw {
+        writeln!(stdout, "{}", token.token.expose_secret())
+    } else {
+        let json = serde_json::json!({
+            "access_token": token.token.expose_secret(),
+            "token_type": "Bearer",
+            "expires_on": token.expires_on,
+            "expires_at": outputs::rfc3339(token.expires_on),
+        });
+        writeln!(stdout, "{json}")
+    };
+    match printed.and_then(|()| stdout.flush()) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            let _ = writeln!(stderr, "error: cannot write the token to stdout: {error}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// `azure-oidc-token explain`: the diagnosis on `stdout`; exit 1 if the issuer check fails.
+pub fn run_explain(
+    config: &ExplainConfig,
+    in_actions: bool,
+    stdout: &mut impl Write,
+    stderr: &mut impl Write,
+) -> ExitCode {
+    let style = if in_actions {
+        ErrorStyle::Workflow
+    } else {
+        ErrorStyle::Plain
+    };
+    let Ok(runtime) = runtime() else {
+        let _ = writeln!(stderr, "error: cannot start the async runtime");
+        return ExitCode::FAILURE;
+    };
+    let log = Log::new(stderr, in_actions, false);
+    let result = runtime.block_on(async {
+        let deadline = Deadline::after(config.inner.timeout);
+        let client = http::client(USER_AGENT).map_err(|error| AppError::GitHub {
+            host: "(no request made)".to_owned(),
+            error: error.into(),
+            attempts: 0,
+            retry_after_beyond_budget: None,
+        })?;
+        let (token, claims) = obtain_id_token(&config.inner, &client, &log, &deadline).await?;
+        let verification = explain::verify_issuer(&client, &token, &claims, &deadline).await;
+        let lines = explain::report_lines(
+            &token,
+            &id_token_origin(&config.inner),
+            Some(&config.inner.audience),
+            config.client_id.as_deref(),
+            &verification,
+            entra::unix_now(),
+        )
+        .map_err(|source| AppError::IdToken {
+            origin: id_token_origin(&config.inner),
+            source,
+        })?;
+        Ok::<_, AppError>((
+            lines,
+            verification.map_err(|error| AppError::Explain {
+                error,
+                presented: Box::new(claims),
+            }),
+        ))
+    });
+    let stderr = log.into_inner();
+    match result {
+        Ok((lines, verification)) => {
+            for line in &lines {
+                let _ = writeln!(stdout, "{line}");
+            }
+            let _ = stdout.flush();
+            match verification {
+                Ok(_) => ExitCode::SUCCESS,
+                Err(error) => fail(stderr, &error, Some(&config.inner), style),
+            }
+        }
+        Err(error) => fail(stderr, &error, Some(&config.inner), style),
+    }
+}
+
+/// What `explain` needs: the exchange settings (for the ID token source and audience), and whether a
+/// client ID was given for the printed `az` command.
+pub struct ExplainConfig {
+    /// Settings; `client_id`/`tenant_id` may be placeholders when not given.
+    pub inner: Config,
+    /// The client ID, if one was given.
+    pub client_id: Option<String>,
 }
 
 fn host_of(url: &reqwest::Url) -> String {

@@ -92,6 +92,37 @@ pub struct Files {
     pub step_summary: Option<PathBuf>,
 }
 
+/// Where the ID token (the client assertion) comes from.
+#[derive(Debug)]
+pub enum IdTokenSource {
+    /// The GitHub Actions OIDC endpoint (`ACTIONS_ID_TOKEN_REQUEST_URL`/`_TOKEN`).
+    GitHub(IdTokenRequest),
+    /// A file holding the token, read afresh whenever a token is needed (Kubernetes workload
+    /// identity's `AZURE_FEDERATED_TOKEN_FILE` is rotated in place).
+    File {
+        /// The file.
+        path: PathBuf,
+        /// What named it: `--id-token-file` or `AZURE_FEDERATED_TOKEN_FILE`.
+        origin: &'static str,
+    },
+    /// A token handed over in an environment variable (e.g. GitLab `id_tokens`).
+    Env {
+        /// The variable's name.
+        name: String,
+        /// Its value.
+        token: Secret,
+    },
+}
+
+/// One extra resource of the `scopes` input: outputs `<name>-access-token` and `<name>-expires-on`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct NamedScope {
+    /// Output name prefix.
+    pub name: String,
+    /// The resource scope, ending in `/.default`.
+    pub scope: String,
+}
+
 /// Everything one run needs, validated.
 #[derive(Debug)]
 pub struct Config {
@@ -105,22 +136,28 @@ pub struct Config {
     pub cloud: Cloud,
     /// Audience of the GitHub ID token.
     pub audience: String,
-    /// The one resource scope requested from Entra.
+    /// The one resource scope requested from Entra for `access-token`.
     pub scope: String,
+    /// Further resources, one token each (`scopes`).
+    pub scopes: Vec<NamedScope>,
     /// Entra's authority, `https://host[:port]`, no trailing slash.
     pub authority_host: Url,
     /// Environment variable that later steps get the token in.
     pub export_env: Option<String>,
+    /// Export the non-secret `AZURE_*`/`ARM_*` settings for tools that mint their own tokens.
+    pub export_sdk_env: bool,
+    /// Run the diagnosis instead of the exchange.
+    pub explain: bool,
     /// Budget for the whole run, retries included.
     pub timeout: Duration,
     /// Whether to write the audit summary.
     pub summary: bool,
     /// Whether `RUNNER_DEBUG=1`.
     pub debug: bool,
-    /// The ID token endpoint.
-    pub id_token_request: IdTokenRequest,
-    /// Where outputs go.
-    pub files: Files,
+    /// Where the ID token comes from.
+    pub id_token: IdTokenSource,
+    /// Where outputs go (action mode only).
+    pub files: Option<Files>,
 }
 
 /// An input or environment variable that cannot be used.
@@ -152,6 +189,11 @@ pub enum ConfigError {
         /// Which variables are missing.
         missing: &'static str,
     },
+    /// Outside GitHub Actions, name a token: `--id-token-file`, `--id-token-env` or `AZURE_FEDERATED_TOKEN_FILE`.
+    #[error(
+        "no ID token to present: pass --id-token-file FILE or --id-token-env VAR, set AZURE_FEDERATED_TOKEN_FILE, or run in GitHub Actions with `permissions: id-token: write`"
+    )]
+    NoIdTokenSource,
     /// The runner set a value this action cannot use; report it.
     #[error("{variable} {problem}")]
     Runner {
@@ -162,15 +204,55 @@ pub enum ConfigError {
     },
 }
 
+impl ConfigError {
+    /// The message for command-line use: inputs are named as the flags that set them.
+    pub fn cli_message(&self) -> String {
+        match self {
+            Self::Missing { input, fallback } => {
+                format!("--{input} is required (or set {fallback})")
+            }
+            Self::Invalid { input, problem } => format!("--{input} {problem}"),
+            other => other.to_string(),
+        }
+    }
+}
+
+/// How a run is configured: as an action step, or from the command line.
+pub enum Mode<'a> {
+    /// Inputs from `INPUT_*`, the ID token from the runner, outputs to the runner's files.
+    Action,
+    /// Inputs from flags (looked up by input name), the ID token from a file, a variable or the runner.
+    Cli {
+        /// `--id-token-file`.
+        id_token_file: Option<&'a str>,
+        /// `--id-token-env`.
+        id_token_env: Option<&'a str>,
+    },
+}
+
 impl Config {
-    /// Reads and validates every input and runner variable through `lookup` (an environment).
+    /// Reads and validates every input and runner variable of an action step through `lookup` (an environment).
     pub fn from_lookup(lookup: &dyn Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
-        let get = |name: &str| {
-            lookup(name)
+        let input =
+            |name: &str| lookup(&format!("INPUT_{}", name.to_uppercase().replace(' ', "_")));
+        Self::load(Mode::Action, &input, lookup)
+    }
+
+    /// Reads and validates a run: `input(name)` gives an input (`client-id`, …) as set by the step or
+    /// the flags, `lookup` the environment (fallbacks and runner variables).
+    pub fn load(
+        mode: Mode<'_>,
+        input: &dyn Fn(&str) -> Option<String>,
+        lookup: &dyn Fn(&str) -> Option<String>,
+    ) -> Result<Self, ConfigError> {
+        let trimmed = |value: Option<String>| {
+            value
                 .map(|value| value.trim().to_owned())
                 .filter(|value| !value.is_empty())
         };
-        let input = |name: &str| get(&format!("INPUT_{}", name.to_uppercase().replace(' ', "_")));
+        let get = |name: &str| trimmed(lookup(name));
+        let input = |name: &str| trimmed(input(name));
+        let action = matches!(mode, Mode::Action);
 
         let client_id = input("client-id")
             .or_else(|| get("AZURE_CLIENT_ID"))
@@ -230,10 +312,6 @@ impl Config {
             Some(host) => parse_authority_host(&host)?,
         };
 
-        let export_env = input("export-env")
-            .map(|name| check_env_name(&name).map(|()| name))
-            .transpose()?;
-
         let timeout = match input("timeout-seconds") {
             None => Duration::from_secs(60),
             Some(value) => match value.parse::<u64>() {
@@ -250,50 +328,57 @@ impl Config {
             },
         };
 
-        let summary = match input("summary") {
-            None => true,
-            Some(value) => parse_bool("summary", &value)?,
+        // Action-only inputs; the command line has no runner files to write them to.
+        let (export_env, export_sdk_env, explain, summary, scopes) = if action {
+            let export_env = input("export-env")
+                .map(|name| check_env_name(&name).map(|()| name))
+                .transpose()?;
+            let flag = |name: &'static str, default: bool| {
+                input(name).map_or(Ok(default), |value| parse_bool(name, &value))
+            };
+            let scopes = input("scopes").map_or(Ok(Vec::new()), |text| parse_scopes(&text))?;
+            (
+                export_env,
+                flag("export-sdk-env", false)?,
+                flag("explain", false)?,
+                flag("summary", true)?,
+                scopes,
+            )
+        } else {
+            (None, false, false, false, Vec::new())
         };
 
         let debug = get("RUNNER_DEBUG").as_deref() == Some("1");
 
-        let id_token_request = match (
-            get("ACTIONS_ID_TOKEN_REQUEST_URL"),
-            get("ACTIONS_ID_TOKEN_REQUEST_TOKEN"),
-        ) {
-            (Some(url), Some(token)) => IdTokenRequest {
-                url: parse_request_url(&url)?,
-                token: Secret::new(token),
-            },
-            (None, None) => {
-                return Err(ConfigError::NoIdTokenPermission {
-                    missing: "ACTIONS_ID_TOKEN_REQUEST_URL and ACTIONS_ID_TOKEN_REQUEST_TOKEN are",
-                });
-            }
-            (None, Some(_)) => {
-                return Err(ConfigError::NoIdTokenPermission {
-                    missing: "ACTIONS_ID_TOKEN_REQUEST_URL is",
-                });
-            }
-            (Some(_), None) => {
-                return Err(ConfigError::NoIdTokenPermission {
-                    missing: "ACTIONS_ID_TOKEN_REQUEST_TOKEN is",
-                });
-            }
+        let id_token = match mode {
+            Mode::Action => IdTokenSource::GitHub(github_request(&get)?),
+            Mode::Cli {
+                id_token_file,
+                id_token_env,
+            } => cli_id_token_source(id_token_file, id_token_env, lookup, &get)?,
         };
 
-        let output = get("GITHUB_OUTPUT").map(PathBuf::from).ok_or(ConfigError::Runner {
-            variable: "GITHUB_OUTPUT",
-            problem: "is not set: run this as a GitHub Actions step (outside Actions, use `azure-oidc-token token`)".to_owned(),
-        })?;
-        let env = get("GITHUB_ENV").map(PathBuf::from);
-        if export_env.is_some() && env.is_none() {
-            return Err(ConfigError::Runner {
-                variable: "GITHUB_ENV",
-                problem: "is not set, so `export-env` cannot export the token: run this as a GitHub Actions step".to_owned(),
-            });
-        }
-        let step_summary = get("GITHUB_STEP_SUMMARY").map(PathBuf::from);
+        let files = if action {
+            let output = get("GITHUB_OUTPUT").map(PathBuf::from).ok_or(ConfigError::Runner {
+                variable: "GITHUB_OUTPUT",
+                problem: "is not set: run this as a GitHub Actions step (outside Actions, use `azure-oidc-token token`)".to_owned(),
+            })?;
+            let env = get("GITHUB_ENV").map(PathBuf::from);
+            if (export_env.is_some() || export_sdk_env) && env.is_none() {
+                return Err(ConfigError::Runner {
+                    variable: "GITHUB_ENV",
+                    problem: "is not set, so `export-env`/`export-sdk-env` cannot export anything: run this as a GitHub Actions step".to_owned(),
+                });
+            }
+            let step_summary = get("GITHUB_STEP_SUMMARY").map(PathBuf::from);
+            Some(Files {
+                output,
+                env,
+                step_summary,
+            })
+        } else {
+            None
+        };
 
         Ok(Self {
             client_id,
@@ -302,19 +387,134 @@ impl Config {
             cloud,
             audience,
             scope,
+            scopes,
             authority_host,
             export_env,
+            export_sdk_env,
+            explain,
             timeout,
             summary,
             debug,
-            id_token_request,
-            files: Files {
-                output,
-                env,
-                step_summary,
-            },
+            id_token,
+            files,
         })
     }
+}
+
+/// The runner's ID token endpoint, or the error that says to add `id-token: write`.
+pub fn github_request(get: &dyn Fn(&str) -> Option<String>) -> Result<IdTokenRequest, ConfigError> {
+    match (
+        get("ACTIONS_ID_TOKEN_REQUEST_URL"),
+        get("ACTIONS_ID_TOKEN_REQUEST_TOKEN"),
+    ) {
+        (Some(url), Some(token)) => Ok(IdTokenRequest {
+            url: parse_request_url(&url)?,
+            token: Secret::new(token),
+        }),
+        (None, None) => Err(ConfigError::NoIdTokenPermission {
+            missing: "ACTIONS_ID_TOKEN_REQUEST_URL and ACTIONS_ID_TOKEN_REQUEST_TOKEN are",
+        }),
+        (None, Some(_)) => Err(ConfigError::NoIdTokenPermission {
+            missing: "ACTIONS_ID_TOKEN_REQUEST_URL is",
+        }),
+        (Some(_), None) => Err(ConfigError::NoIdTokenPermission {
+            missing: "ACTIONS_ID_TOKEN_REQUEST_TOKEN is",
+        }),
+    }
+}
+
+/// The command line's ID token: `--id-token-file`, `--id-token-env`, `AZURE_FEDERATED_TOKEN_FILE`,
+/// then the GitHub runner's endpoint, in that order.
+pub fn cli_id_token_source(
+    id_token_file: Option<&str>,
+    id_token_env: Option<&str>,
+    lookup: &dyn Fn(&str) -> Option<String>,
+    get: &dyn Fn(&str) -> Option<String>,
+) -> Result<IdTokenSource, ConfigError> {
+    if let Some(path) = id_token_file {
+        return Ok(IdTokenSource::File {
+            path: PathBuf::from(path),
+            origin: "--id-token-file",
+        });
+    }
+    if let Some(name) = id_token_env {
+        let token = lookup(name)
+            .map(|v| v.trim().to_owned())
+            .filter(|v| !v.is_empty());
+        return match token {
+            Some(token) => Ok(IdTokenSource::Env {
+                name: name.to_owned(),
+                token: Secret::new(token),
+            }),
+            None => Err(ConfigError::Invalid {
+                input: "id-token-env",
+                problem: format!("names {}, which is not set or empty", quote(name)),
+            }),
+        };
+    }
+    if let Some(path) = get("AZURE_FEDERATED_TOKEN_FILE") {
+        return Ok(IdTokenSource::File {
+            path: PathBuf::from(path),
+            origin: "AZURE_FEDERATED_TOKEN_FILE",
+        });
+    }
+    if get("ACTIONS_ID_TOKEN_REQUEST_URL").is_some()
+        || get("ACTIONS_ID_TOKEN_REQUEST_TOKEN").is_some()
+    {
+        return github_request(get).map(IdTokenSource::GitHub);
+    }
+    Err(ConfigError::NoIdTokenSource)
+}
+
+/// Parses the `scopes` input: one `name=scope` per line; blank lines and `#` comments are skipped.
+pub fn parse_scopes(text: &str) -> Result<Vec<NamedScope>, ConfigError> {
+    let invalid = |problem: String| ConfigError::Invalid {
+        input: "scopes",
+        problem,
+    };
+    let mut scopes: Vec<NamedScope> = Vec::new();
+    for line in text
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty() && !l.starts_with('#'))
+    {
+        let Some((name, scope)) = line.split_once('=') else {
+            return Err(invalid(format!(
+                "has the line {}: write one `name=scope` per line, e.g. graph=https://graph.microsoft.com/.default",
+                quote(line)
+            )));
+        };
+        let (name, scope) = (name.trim(), scope.trim());
+        let mut bytes = name.bytes();
+        let valid_name = bytes
+            .next()
+            .is_some_and(|b| b.is_ascii_alphabetic() || b == b'_')
+            && bytes.all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-');
+        if !valid_name {
+            return Err(invalid(format!(
+                "has the name {}: use letters, digits, `-` and `_`, starting with a letter (it prefixes the output names)",
+                quote(name)
+            )));
+        }
+        if scopes.iter().any(|s| s.name.eq_ignore_ascii_case(name)) {
+            return Err(invalid(format!("names {} twice", quote(name))));
+        }
+        if scope.is_empty() {
+            return Err(invalid(format!("gives {} no scope", quote(name))));
+        }
+        let scope = parse_scope(scope).map_err(|_| {
+            invalid(format!(
+                "gives {} the scope {}: one resource scope per line, with no spaces",
+                quote(name),
+                quote(scope)
+            ))
+        })?;
+        scopes.push(NamedScope {
+            name: name.to_owned(),
+            scope,
+        });
+    }
+    Ok(scopes)
 }
 
 /// Quotes a user-supplied value for an error message, escaping anything unprintable.

@@ -8,6 +8,8 @@ use std::time::Duration;
 use crate::claims::{Claims, ClaimsError};
 use crate::config::{Config, ConfigError};
 use crate::entra::EntraError;
+use crate::explain::ExplainError;
+use crate::fic::Credential;
 use crate::github::GitHubError;
 use crate::http::HttpError;
 use crate::outputs::OutputError;
@@ -30,17 +32,35 @@ pub enum AppError {
         /// A `Retry-After` the budget could not honour.
         retry_after_beyond_budget: Option<Duration>,
     },
-    /// The GitHub hop answered with something that is not a JWT.
-    #[error("the ID token from {host} {source}")]
+    /// The ID token source gave something that is not a JWT.
+    #[error("the ID token from {origin} {source}")]
     IdToken {
-        /// Host of `ACTIONS_ID_TOKEN_REQUEST_URL`.
-        host: String,
+        /// Where it came from (host, file or variable).
+        origin: String,
         /// What is wrong with it.
         source: ClaimsError,
     },
+    /// The token file cannot be read: check the path (Kubernetes: the projected service-account token volume).
+    #[error("cannot read the ID token from {origin} {path}: {source}")]
+    IdTokenFile {
+        /// `--id-token-file` or `AZURE_FEDERATED_TOKEN_FILE`.
+        origin: &'static str,
+        /// The file.
+        path: String,
+        /// The cause.
+        source: std::io::Error,
+    },
+    /// The issuer check of `explain` failed; Entra would refuse the token for the same reason.
+    #[error("issuer check failed: {error}")]
+    Explain {
+        /// What failed.
+        error: ExplainError,
+        /// The token's claims.
+        presented: Box<Claims>,
+    },
     /// The Entra hop failed.
     #[error(
-        "Entra ID token endpoint {host} (tenant {tenant}): {error}{}{}",
+        "Entra ID token endpoint {host} (tenant {tenant}, scope {scope}): {error}{}{}",
         ids_note(.error, .client_request_id),
         attempts_note(*.attempts, *.retry_after_beyond_budget)
     )]
@@ -49,6 +69,8 @@ pub enum AppError {
         host: String,
         /// The tenant in the URL path.
         tenant: String,
+        /// The scope requested.
+        scope: String,
         /// The last failure.
         error: EntraError,
         /// `client-request-id` of the last attempt.
@@ -107,7 +129,16 @@ pub fn hints(error: &AppError, config: Option<&Config>) -> Vec<String> {
         AppError::Config(ConfigError::Missing { .. }) => vec![
             "Use the Application (client) ID and Directory (tenant) ID of the app registration or user-assigned managed identity that holds the federated credential.".to_owned(),
         ],
+        AppError::Config(ConfigError::NoIdTokenSource) => vec![
+            "Kubernetes workload identity sets AZURE_FEDERATED_TOKEN_FILE; GitLab CI: declare `id_tokens:` with the federated credential's audience and pass --id-token-env NAME.".to_owned(),
+        ],
         AppError::Config(_) | AppError::IdToken { .. } => Vec::new(),
+        AppError::IdTokenFile { .. } => vec![
+            "On Kubernetes, the pod needs the azure.workload.identity/use label and a service account annotated with the client ID, so the token is projected into the pod.".to_owned(),
+        ],
+        AppError::Explain { .. } => vec![
+            "Entra fetches the issuer's discovery document and keys from the public internet: a GitHub Enterprise Server or custom issuer must be reachable over HTTPS with a publicly trusted certificate, and its keys must sign the token.".to_owned(),
+        ],
         AppError::GitHub { error, host, .. } => github_hints(error, host),
         AppError::Entra {
             error, presented, ..
@@ -246,12 +277,7 @@ pub fn matching_credential(presented: &Claims, config: &Config) -> Vec<String> {
         .values()
         .first()
         .map_or_else(|| config.audience.clone(), |a| (*a).to_owned());
-    let credential = serde_json::json!({
-        "name": credential_name(&subject),
-        "issuer": issuer,
-        "subject": subject,
-        "audiences": [audience],
-    });
+    let credential = Credential::new(&issuer, &subject, &audience);
     let mut lines = vec![
         format!("Presented issuer:   {}", quoted(Some(&issuer))),
         format!("Presented subject:  {}", quoted(Some(&subject))),
@@ -261,54 +287,14 @@ pub fn matching_credential(presented: &Claims, config: &Config) -> Vec<String> {
         lines.push(format!("job_workflow_ref:   {}", quoted(Some(workflow))));
     }
     lines.push("A federated identity credential that matches this token:".to_owned());
-    lines.push(format!("  {credential}"));
+    lines.push(format!("  {}", credential.to_json()));
     lines.push(format!(
-        "  az ad app federated-credential create --id {} --parameters '{}'   (for a managed identity: az identity federated-credential create)",
-        config.client_id,
-        credential.to_string().replace('\'', "'\\''")
+        "  {}",
+        credential.az_app_command(Some(&config.client_id))
+    ));
+    lines.push(format!(
+        "  (managed identity: {})",
+        credential.az_identity_command()
     ));
     lines
-}
-
-/// A credential name Entra accepts: 3–120 of `[A-Za-z0-9_-]`, starting alphanumeric.
-pub fn credential_name(subject: &str) -> String {
-    let tail = subject.strip_prefix("repo:").unwrap_or(subject);
-    let mut sanitized = String::new();
-    for c in tail.chars() {
-        let c = if c.is_ascii_alphanumeric() || c == '_' {
-            c
-        } else {
-            '-'
-        };
-        if !(c == '-' && (sanitized.is_empty() || sanitized.ends_with('-'))) {
-            sanitized.push(c);
-        }
-    }
-    sanitized.truncate(113);
-    let sanitized = sanitized.trim_end_matches('-');
-    if sanitized.is_empty() {
-        "github".to_owned()
-    } else {
-        format!("github-{sanitized}")
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn credential_names_are_valid() {
-        assert_eq!(
-            credential_name("repo:octo-org/octo-repo:ref:refs/heads/main"),
-            "github-octo-org-octo-repo-ref-refs-heads-main"
-        );
-        assert_eq!(
-            credential_name("repo:a@1/b@2:environment:Prod%3AV1"),
-            "github-a-1-b-2-environment-Prod-3AV1"
-        );
-        let long = credential_name(&"x".repeat(500));
-        assert!(long.len() <= 120 && long.starts_with("github-"));
-        assert_eq!(credential_name(""), "github");
-    }
 }

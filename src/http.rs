@@ -11,6 +11,7 @@ use std::time::{Duration, Instant, SystemTime};
 
 use reqwest::header::{HeaderMap, RETRY_AFTER};
 use reqwest::{RequestBuilder, StatusCode};
+use zeroize::Zeroizing;
 
 /// Bodies larger than this are refused: no legitimate answer comes near it.
 pub const BODY_LIMIT: usize = 1024 * 1024;
@@ -56,8 +57,9 @@ pub struct Response {
     pub status: StatusCode,
     /// Response headers.
     pub headers: HeaderMap,
-    /// The body.
-    pub body: Vec<u8>,
+    /// The body: it may hold a token, so it is zeroed on drop (and so is every smaller buffer it
+    /// outgrew while being read).
+    pub body: Zeroizing<Vec<u8>>,
 }
 
 /// A request that got no usable HTTP response.
@@ -117,10 +119,24 @@ pub async fn send(request: RequestBuilder, deadline: &Deadline) -> Result<Respon
         {
             return Err(HttpError::BodyTooLarge);
         }
-        let mut body = Vec::new();
+        let announced = response.content_length().unwrap_or(0);
+        let mut body = Zeroizing::new(Vec::with_capacity(
+            usize::try_from(announced)
+                .unwrap_or(BODY_LIMIT)
+                .min(BODY_LIMIT),
+        ));
         while let Some(chunk) = response.chunk().await.map_err(|e| classify(&e, deadline))? {
-            if body.len() + chunk.len() > BODY_LIMIT {
+            let needed = body.len() + chunk.len();
+            if needed > BODY_LIMIT {
                 return Err(HttpError::BodyTooLarge);
+            }
+            if needed > body.capacity() {
+                // Grow by hand: a reallocation would free the old buffer without zeroing it.
+                let mut bigger = Zeroizing::new(Vec::with_capacity(
+                    needed.max(2 * body.capacity()).min(BODY_LIMIT),
+                ));
+                bigger.extend_from_slice(&body);
+                body = bigger;
             }
             body.extend_from_slice(&chunk);
         }

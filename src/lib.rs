@@ -5,9 +5,12 @@
 
 pub mod app;
 pub mod claims;
+pub mod cli;
 pub mod config;
 pub mod entra;
 pub mod error;
+pub mod explain;
+pub mod fic;
 pub mod github;
 pub mod http;
 pub mod outputs;

@@ -9,17 +9,19 @@ use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 
 use crate::claims::Claims;
-use crate::config::Config;
+use crate::config::{Cloud, Config, Files, NamedScope};
 use crate::entra::AccessToken;
 use crate::runner::{self, FileCommandError};
 use crate::secret::Secret;
 
 /// The pieces of a successful run that outputs are made of.
 pub struct Issued<'a> {
-    /// The access token.
+    /// The access token for `scope`.
     pub token: &'a AccessToken,
     /// Its `oid`, when it decodes as a JWT.
     pub principal_id: Option<&'a str>,
+    /// One token per entry of `scopes`.
+    pub extra: &'a [(NamedScope, AccessToken)],
 }
 
 /// Why outputs could not be written.
@@ -41,34 +43,98 @@ pub enum OutputError {
 }
 
 /// The step outputs, in the order they are written.
-pub fn output_pairs(config: &Config, issued: &Issued<'_>) -> Vec<(&'static str, String)> {
+pub fn output_pairs(config: &Config, issued: &Issued<'_>) -> Vec<(String, String)> {
     let token = issued.token;
-    let mut pairs = vec![
+    let mut pairs: Vec<(String, String)> = [
         ("access-token", token.token.expose_secret().to_owned()),
         ("token-type", "Bearer".to_owned()),
         ("expires-on", token.expires_on.to_string()),
         ("expires-at", rfc3339(token.expires_on)),
         ("tenant-id", config.tenant_id.clone()),
         ("client-id", config.client_id.clone()),
-    ];
+    ]
+    .into_iter()
+    .map(|(name, value)| (name.to_owned(), value))
+    .collect();
     if let Some(subscription) = &config.subscription_id {
-        pairs.push(("subscription-id", subscription.clone()));
+        pairs.push(("subscription-id".to_owned(), subscription.clone()));
     }
     if let Some(principal) = issued.principal_id {
-        pairs.push(("principal-id", principal.to_owned()));
+        pairs.push(("principal-id".to_owned(), principal.to_owned()));
+    }
+    for (named, token) in issued.extra {
+        pairs.push((
+            format!("{}-access-token", named.name),
+            token.token.expose_secret().to_owned(),
+        ));
+        pairs.push((
+            format!("{}-expires-on", named.name),
+            token.expires_on.to_string(),
+        ));
     }
     pairs
 }
 
-/// Formats and appends the outputs (and the `export-env` variable), all or nothing.
-pub fn write_outputs(config: &Config, issued: &Issued<'_>) -> Result<(), OutputError> {
-    let pairs = output_pairs(config, issued);
-    let outputs = runner::format_file_commands(pairs.iter().map(|(n, v)| (*n, v.as_str())))?;
-    let mut writes = vec![("GITHUB_OUTPUT", config.files.output.clone(), outputs)];
-    if let (Some(name), Some(env_file)) = (&config.export_env, &config.files.env) {
-        let env =
-            runner::format_file_commands([(name.as_str(), issued.token.token.expose_secret())])?;
-        writes.push(("GITHUB_ENV", env_file.clone(), env));
+/// The non-secret settings `export-sdk-env` hands to Azure SDKs, the Azure CLI and Terraform's
+/// azurerm/azuread providers, so they can mint their own tokens from the runner past this token's hour.
+pub fn sdk_env_pairs(config: &Config) -> Vec<(&'static str, String)> {
+    let authority = config
+        .authority_host
+        .as_str()
+        .trim_end_matches('/')
+        .to_owned();
+    let terraform_environment = match config.cloud {
+        Cloud::AzureCloud => "public",
+        Cloud::AzureUSGovernment => "usgovernment",
+        Cloud::AzureChinaCloud => "china",
+    };
+    let mut pairs = vec![
+        ("AZURE_CLIENT_ID", config.client_id.clone()),
+        ("AZURE_TENANT_ID", config.tenant_id.clone()),
+    ];
+    if let Some(subscription) = &config.subscription_id {
+        pairs.push(("AZURE_SUBSCRIPTION_ID", subscription.clone()));
+    }
+    pairs.extend([
+        ("AZURE_AUTHORITY_HOST", authority),
+        ("ARM_USE_OIDC", "true".to_owned()),
+        ("ARM_CLIENT_ID", config.client_id.clone()),
+        ("ARM_TENANT_ID", config.tenant_id.clone()),
+    ]);
+    if let Some(subscription) = &config.subscription_id {
+        pairs.push(("ARM_SUBSCRIPTION_ID", subscription.clone()));
+    }
+    pairs.push(("ARM_ENVIRONMENT", terraform_environment.to_owned()));
+    pairs
+}
+
+/// Formats and appends the outputs (and the `export-env`/`export-sdk-env` variables), all or nothing.
+pub fn write_outputs(
+    config: &Config,
+    files: &Files,
+    issued: &Issued<'_>,
+) -> Result<(), OutputError> {
+    // The pairs hold copies of the token: zeroed when dropped, on every path.
+    let pairs = zeroize::Zeroizing::new(output_pairs(config, issued));
+    let outputs =
+        runner::format_file_commands(pairs.iter().map(|(n, v)| (n.as_str(), v.as_str())))?;
+    let mut writes = vec![("GITHUB_OUTPUT", files.output.clone(), outputs)];
+    let mut env_pairs: Vec<(&str, &str)> = Vec::new();
+    if let Some(name) = &config.export_env {
+        env_pairs.push((name.as_str(), issued.token.token.expose_secret()));
+    }
+    let sdk = if config.export_sdk_env {
+        sdk_env_pairs(config)
+    } else {
+        Vec::new()
+    };
+    env_pairs.extend(sdk.iter().map(|(n, v)| (*n, v.as_str())));
+    if let (false, Some(env_file)) = (env_pairs.is_empty(), &files.env) {
+        writes.push((
+            "GITHUB_ENV",
+            env_file.clone(),
+            runner::format_file_commands(env_pairs)?,
+        ));
     }
     append_all_or_nothing(&writes)
 }
@@ -121,6 +187,17 @@ pub fn summary_markdown(config: &Config, id_claims: &Claims, issued: &Issued<'_>
     }
     if let Some(principal) = issued.principal_id {
         rows.push(("Principal (oid)", principal.to_owned()));
+    }
+    for (named, token) in issued.extra {
+        rows.push((
+            "Also issued",
+            format!(
+                "{}: {} until {}",
+                named.name,
+                named.scope,
+                rfc3339(token.expires_on)
+            ),
+        ));
     }
     rows.extend([
         ("Cloud", config.cloud.name().to_owned()),

@@ -8,6 +8,8 @@ use std::fmt::Write as _;
 use std::io::{self, Write};
 use std::path::Path;
 
+use zeroize::Zeroizing;
+
 use crate::secret::Secret;
 
 /// Escapes workflow-command data: `%`, `\r`, `\n`.
@@ -25,7 +27,9 @@ pub fn escape_property(value: &str) -> String {
 
 /// Writes `::add-mask::<secret>` and flushes, so the runner masks it before any later line.
 pub fn add_mask(out: &mut impl Write, secret: &Secret) -> io::Result<()> {
-    writeln!(out, "::add-mask::{}", escape_data(secret.expose_secret()))?;
+    // The escaped copy is the secret too: zeroed when dropped, like the original.
+    let escaped = Zeroizing::new(escape_data(secret.expose_secret()));
+    writeln!(out, "::add-mask::{}", escaped.as_str())?;
     out.flush()
 }
 
@@ -63,7 +67,9 @@ pub fn write_inert(out: &mut impl Write, lines: &[String]) -> io::Result<()> {
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum FileCommandError {
     /// Names are chosen by this action or validated inputs; this is a bug or a bad `export-env`.
-    #[error("name {0:?} cannot be written: it is empty or contains `=`, `<<` or a line break")]
+    #[error(
+        "name {0:?} cannot be written: it is empty, contains `=`, `<<` or a line break, or ends with `<`"
+    )]
     BadName(String),
     /// The runner on Linux keeps `\r` in values and would corrupt the value; refuse instead.
     #[error("the value for {0:?} contains a carriage return, which the runner cannot read back")]
@@ -72,7 +78,14 @@ pub enum FileCommandError {
 
 /// Formats `name<<DELIM\nvalue\nDELIM\n` with a fresh random delimiter found in neither name nor value.
 pub fn format_file_command(name: &str, value: &str) -> Result<String, FileCommandError> {
-    if name.is_empty() || name.contains('=') || name.contains("<<") || name.contains(['\n', '\r']) {
+    // A name ending in `<` would run into the `<<` that follows it: the runner would split `a<<<D`
+    // as name `a`, delimiter `<D`, and fail the step on the missing delimiter.
+    if name.is_empty()
+        || name.contains('=')
+        || name.contains("<<")
+        || name.ends_with('<')
+        || name.contains(['\n', '\r'])
+    {
         return Err(FileCommandError::BadName(name.to_owned()));
     }
     if value.contains('\r') {
@@ -170,6 +183,10 @@ mod tests {
         assert!(format_file_command("a=b", "v").is_err());
         assert!(format_file_command("a<<b", "v").is_err());
         assert!(format_file_command("a\nb", "v").is_err());
+        // Found by tests/properties.rs: `a<` + `<<D` reads back as name `a`, delimiter `<D`.
+        assert!(format_file_command("a<", "v").is_err());
+        assert!(format_file_command("<", "").is_err());
+        assert!(format_file_command("<a", "v").is_ok());
         assert!(format_file_command("a", "v\r\n").is_err());
     }
 }

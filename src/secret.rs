@@ -8,6 +8,21 @@ use std::fmt;
 use zeroize::Zeroizing;
 
 /// A string that must never reach a log line.
+///
+/// It has no `Display`, so it cannot be formatted into a message by accident (this doc test
+/// proves it at compile time):
+///
+/// ```compile_fail
+/// let secret = azure_oidc_token::secret::Secret::new("token".to_owned());
+/// let _ = format!("{secret}");
+/// ```
+///
+/// Its `Debug` shows nothing of the value:
+///
+/// ```
+/// let secret = azure_oidc_token::secret::Secret::new("token".to_owned());
+/// assert_eq!(format!("{secret:?}"), "Secret(<redacted>)");
+/// ```
 #[derive(Clone, PartialEq, Eq)]
 pub struct Secret(Zeroizing<String>);
 

@@ -28,6 +28,12 @@ fn main() -> std::io::Result<()> {
     )?;
     writeln!(out, "export AZURE_TENANT_ID='{}'", emulator.tenant_id())?;
     writeln!(out, "export AZURE_CLIENT_ID='{}'", emulator.client_id())?;
+    // Per-hop request and success counts (JSON), e.g. for the benchmark's completion check.
+    writeln!(
+        out,
+        "export AZURE_OIDC_EMULATOR_STATS_URL='{}/_emulator/stats'",
+        emulator.base_url()
+    )?;
     writeln!(out, "# serving until stdin closes (Ctrl-D)")?;
     out.flush()?;
     drop(out);

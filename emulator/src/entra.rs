@@ -136,9 +136,9 @@ fn is_dns_name(s: &str) -> bool {
         })
 }
 
-/// Every check of the grant, in Entra's order; `Ok` is the success body.
-fn check(state: &State, request: &Request, raw_tenant: &str) -> Result<Value, Reject> {
-    // 1. The tenant segment.
+/// Whether the tenant segment of a path (percent-encoded) names the emulated tenant, by GUID or a
+/// verified domain; otherwise Entra's rejection (AADSTS900023 malformed, AADSTS90002 not found).
+fn known_tenant(state: &State, raw_tenant: &str) -> Result<(), Reject> {
     let tenant = percent_encoding::percent_decode_str(raw_tenant).decode_utf8_lossy();
     if !is_guid(&tenant) && !is_dns_name(&tenant) {
         return Err(reject(
@@ -165,6 +165,80 @@ fn check(state: &State, request: &Request, raw_tenant: &str) -> Result<Value, Re
             ),
         ));
     }
+    Ok(())
+}
+
+/// `GET /{tenant}/v2.0/.well-known/openid-configuration`: the tenant's OpenID Connect discovery
+/// document, which MSAL-based SDKs (`@azure/identity`, `azure-identity`) fetch before their first
+/// token request. Like Entra, the endpoints name the tenant GUID whichever form (GUID or domain) was
+/// asked for; an unknown or malformed tenant gets the token endpoint's `400` error body.
+pub(crate) fn tenant_discovery(state: &State, request: &Request, raw_tenant: &str) -> Response {
+    let trace_id = uuid::Uuid::new_v4().hyphenated().to_string();
+    let checked = known_tenant(state, raw_tenant).and_then(|()| {
+        if request.method == "GET" {
+            Ok(())
+        } else {
+            Err(reject(
+                400,
+                "invalid_request",
+                900_561,
+                format!(
+                    "The endpoint only accepts GET, OPTIONS requests. Received a {} request.",
+                    request.method
+                ),
+            ))
+        }
+    });
+    if let Err(r) = checked {
+        let correlation_id = uuid::Uuid::new_v4().hyphenated().to_string();
+        return Response::new(
+            r.status,
+            "application/json; charset=utf-8",
+            entra_error_body(r.error, &[r.code], &r.text, &trace_id, &correlation_id).into_bytes(),
+        )
+        .with_header("x-ms-request-id", trace_id);
+    }
+    let base = &state.base_url;
+    let tenant = &state.tenant_id;
+    let instance = base.strip_prefix("https://").unwrap_or(base);
+    let body = json!({
+        "token_endpoint": format!("{base}/{tenant}/oauth2/v2.0/token"),
+        "token_endpoint_auth_methods_supported": ["client_secret_post", "private_key_jwt", "client_secret_basic"],
+        "jwks_uri": format!("{base}/{tenant}/discovery/v2.0/keys"),
+        "response_modes_supported": ["query", "fragment", "form_post"],
+        "subject_types_supported": ["pairwise"],
+        "id_token_signing_alg_values_supported": ["RS256"],
+        "response_types_supported": ["code", "id_token", "code id_token", "id_token token"],
+        "scopes_supported": ["openid", "profile", "email", "offline_access"],
+        "issuer": format!("{base}/{tenant}/v2.0"),
+        "request_uri_parameter_supported": false,
+        "userinfo_endpoint": "https://graph.microsoft.com/oidc/userinfo",
+        "authorization_endpoint": format!("{base}/{tenant}/oauth2/v2.0/authorize"),
+        "device_authorization_endpoint": format!("{base}/{tenant}/oauth2/v2.0/devicecode"),
+        "http_logout_supported": true,
+        "frontchannel_logout_supported": true,
+        "end_session_endpoint": format!("{base}/{tenant}/oauth2/v2.0/logout"),
+        "claims_supported": [
+            "sub", "iss", "cloud_instance_name", "cloud_instance_host_name", "cloud_graph_host_name",
+            "msgraph_host", "aud", "exp", "iat", "auth_time", "acr", "nonce", "preferred_username",
+            "name", "tid", "ver", "at_hash", "c_hash", "email"
+        ],
+        "kerberos_endpoint": format!("{base}/{tenant}/kerberos"),
+        "tenant_region_scope": "NA",
+        "cloud_instance_name": instance,
+        "cloud_graph_host_name": "graph.windows.net",
+        "msgraph_host": "graph.microsoft.com",
+        "rbac_url": "https://pas.windows.net",
+    });
+    Response::json(200, &body)
+        .with_header("Cache-Control", "max-age=86400, private")
+        .with_header("x-ms-request-id", trace_id)
+}
+
+/// Every check of the grant, in Entra's order; `Ok` is the success body.
+fn check(state: &State, request: &Request, raw_tenant: &str) -> Result<Value, Reject> {
+    // 1. The tenant segment.
+    known_tenant(state, raw_tenant)?;
     if request.method != "POST" {
         return Err(reject(
             400,

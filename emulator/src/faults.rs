@@ -21,6 +21,16 @@ pub enum Fault {
         /// `Content-Type` (omitted when empty).
         content_type: String,
     },
+    /// Answer this instead of the real handler, with a body that need not be UTF-8 (e.g. Latin-1 or
+    /// binary garbage from a proxy).
+    Bytes {
+        /// HTTP status code.
+        status: u16,
+        /// `Content-Type` (omitted when empty).
+        content_type: String,
+        /// Response body, sent as is.
+        body: Vec<u8>,
+    },
     /// Wait, then answer normally.
     Delay(Duration),
     /// Never answer; the connection stays open until the client gives up or the emulator is dropped.
@@ -37,7 +47,8 @@ pub enum Fault {
         every: Duration,
     },
     /// `200` with a JSON-looking body of exactly this many bytes (`{"value":"aaa…"}` on the GitHub hop,
-    /// `{"access_token":"aaa…"}` on the Entra hop, `{"keys":"aaa…"}` on discovery).
+    /// `{"access_token":"aaa…"}` on the Entra hop, `{"keys":"aaa…"}` on discovery, `{"token_endpoint":"aaa…"}`
+    /// on tenant discovery).
     Oversized(usize),
     /// `200` `text/html` `<html>oops</html>`.
     NonJson,
@@ -101,6 +112,11 @@ pub(crate) async fn serve<S: AsyncRead + AsyncWrite + Unpin>(
                 None => response,
             }
         }
+        Some(Fault::Bytes {
+            status,
+            content_type,
+            body,
+        }) => Response::new(status, &content_type, body),
         Some(Fault::Delay(duration)) => {
             tokio::time::sleep(duration).await;
             normal()
@@ -121,6 +137,7 @@ pub(crate) async fn serve<S: AsyncRead + AsyncWrite + Unpin>(
                 Hop::GitHub => br#"{"value":"eyJ0eXAiOiJKV1QiLCJhbGciOiJSUzI1NiJ9.eyJ"#,
                 Hop::Entra => br#"{"token_type":"Bearer","expires_in":3599,"access_token":"eyJ0eX"#,
                 Hop::Discovery => br#"{"keys":[{"kty":"RSA","#,
+                Hop::TenantDiscovery => br#"{"token_endpoint":"https://"#,
             };
             let head = Response::new(200, "application/json; charset=utf-8", Vec::new())
                 .head_bytes(64 * 1024, true);
@@ -172,6 +189,7 @@ async fn oversized<S: AsyncWrite + Unpin>(
         Hop::GitHub => br#"{"value":""#,
         Hop::Entra => br#"{"access_token":""#,
         Hop::Discovery => br#"{"keys":""#,
+        Hop::TenantDiscovery => br#"{"token_endpoint":""#,
     };
     let suffix: &[u8] = br#""}"#;
     let head = Response::new(200, "application/json; charset=utf-8", Vec::new())

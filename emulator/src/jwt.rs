@@ -6,10 +6,13 @@ use std::sync::{Mutex, OnceLock, PoisonError};
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::engine::{DecodePaddingMode, GeneralPurpose, GeneralPurposeConfig};
-use rsa::pkcs1v15::{Signature, SigningKey, VerifyingKey};
+use ring::rand::SystemRandom;
+use ring::signature::{
+    RSA_PKCS1_2048_8192_SHA256, RSA_PKCS1_SHA256, RsaKeyPair, RsaPublicKeyComponents,
+};
+use rsa::pkcs8::EncodePrivateKey as _;
 use rsa::rand_core::OsRng;
 use rsa::sha2::{Digest as _, Sha256};
-use rsa::signature::{SignatureEncoding as _, Signer as _, Verifier as _};
 use rsa::traits::PublicKeyParts as _;
 use rsa::{RsaPrivateKey, RsaPublicKey};
 use serde_json::{Map, Value, json};
@@ -28,10 +31,16 @@ pub(crate) fn b64(bytes: &[u8]) -> String {
 }
 
 /// The RSA-2048 key that signs every token of this process, with its JWK identifiers.
+///
+/// `rsa` generates the key (ring cannot); ring signs and verifies with it, because `rsa`'s
+/// big-number arithmetic takes about 10 ms per signature, which every exchange pays twice: a
+/// benchmark of clients against the emulator would mostly measure the emulator.
 pub(crate) struct Keys {
-    signing: SigningKey<Sha256>,
-    verifying: VerifyingKey<Sha256>,
-    public: RsaPublicKey,
+    signing: RsaKeyPair,
+    rng: SystemRandom,
+    /// Big-endian modulus and exponent, for verification and the JWKS.
+    n: Vec<u8>,
+    e: Vec<u8>,
     /// `kid` of the key (upper-case hex SHA-256 prefix of the modulus and exponent, like GitHub's).
     pub(crate) kid: String,
     /// `x5t`-style base64url thumbprint (the same digest prefix).
@@ -52,19 +61,24 @@ pub(crate) fn keys() -> io::Result<&'static Keys> {
         return Ok(k);
     }
     let private = RsaPrivateKey::new(&mut OsRng, 2048).map_err(io::Error::other)?;
+    let pkcs8 = private.to_pkcs8_der().map_err(io::Error::other)?;
+    let signing = RsaKeyPair::from_pkcs8(pkcs8.as_bytes())
+        .map_err(|e| io::Error::other(format!("ring rejected the generated key: {e}")))?;
     let public = RsaPublicKey::from(&private);
+    let (n, e) = (public.n().to_bytes_be(), public.e().to_bytes_be());
     let mut digest = Sha256::new();
-    digest.update(public.n().to_bytes_be());
-    digest.update(public.e().to_bytes_be());
+    digest.update(&n);
+    digest.update(&e);
     let digest = digest.finalize();
     let thumb = digest.get(..20).unwrap_or(&digest[..]);
     let kid = thumb.iter().map(|b| format!("{b:02X}")).collect::<String>();
     let keys = Keys {
-        signing: SigningKey::<Sha256>::new(private),
-        verifying: VerifyingKey::<Sha256>::new(public.clone()),
+        signing,
+        rng: SystemRandom::new(),
         x5t: b64(thumb),
         kid,
-        public,
+        n,
+        e,
     };
     Ok(KEYS.get_or_init(|| keys))
 }
@@ -78,8 +92,15 @@ impl Keys {
             b64(header.to_string().as_bytes()),
             b64(Value::Object(claims.clone()).to_string().as_bytes())
         );
-        let signature = self.signing.sign(input.as_bytes());
-        format!("{input}.{}", b64(&signature.to_bytes()))
+        let mut signature = vec![0; self.signing.public().modulus_len()];
+        // Fails only if the system RNG (used for blinding) fails; an unsigned token then fails verification.
+        let _ = self.signing.sign(
+            &RSA_PKCS1_SHA256,
+            &self.rng,
+            input.as_bytes(),
+            &mut signature,
+        );
+        format!("{input}.{}", b64(&signature))
     }
 
     /// Checks an RS256 signature made by this key; `Err` carries Entra's reason text.
@@ -90,11 +111,16 @@ impl Keys {
         if jws.header.get("kid").and_then(Value::as_str) != Some(self.kid.as_str()) {
             return Err("The key was not found.");
         }
-        let signature = Signature::try_from(jws.signature.as_slice())
-            .map_err(|_| "The signature is invalid.")?;
-        self.verifying
-            .verify(jws.signing_input.as_bytes(), &signature)
-            .map_err(|_| "The signature is invalid.")
+        RsaPublicKeyComponents {
+            n: &self.n,
+            e: &self.e,
+        }
+        .verify(
+            &RSA_PKCS1_2048_8192_SHA256,
+            jws.signing_input.as_bytes(),
+            &jws.signature,
+        )
+        .map_err(|_| "The signature is invalid.")
     }
 
     /// The JWKS document listing this key.
@@ -105,8 +131,8 @@ impl Keys {
             "use": "sig",
             "kid": self.kid,
             "x5t": self.x5t,
-            "n": b64(&self.public.n().to_bytes_be()),
-            "e": b64(&self.public.e().to_bytes_be()),
+            "n": b64(&self.n),
+            "e": b64(&self.e),
         }]})
     }
 }

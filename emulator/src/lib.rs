@@ -3,7 +3,9 @@
 //! endpoint, answering by their real rules and error bodies, with scriptable faults.
 //!
 //! Both servers share one HTTPS listener on `127.0.0.1` (ephemeral port) whose certificate is issued by a
-//! CA generated at start-up ([`Emulator::ca_pem`]). The emulator runs on its own thread with its own
+//! CA generated at start-up ([`Emulator::ca_pem`]). `GET /_emulator/stats` on the same listener answers
+//! `{"<hop>": {"requests": n, "ok": n}, ...}` (see [`Hop::name`]), for processes outside the test
+//! (the benchmark) to check that each client really completed the exchange; it is not counted. The emulator runs on its own thread with its own
 //! tokio runtime, so it works the same from sync tests, async tests and spawned processes.
 //!
 //! Why a small hand-written HTTP/1.1 server over `tokio-rustls` instead of hyper: the faults need
@@ -149,6 +151,29 @@ pub enum Hop {
     Entra,
     /// The issuer's `/.well-known/openid-configuration` and `/.well-known/jwks`.
     Discovery,
+    /// Entra's tenant discovery document, `/{tenant}/v2.0/.well-known/openid-configuration`
+    /// (fetched by MSAL-based SDKs before the token request).
+    TenantDiscovery,
+}
+
+impl Hop {
+    /// Every hop, in the order of the stats document.
+    pub const ALL: [Hop; 4] = [
+        Hop::GitHub,
+        Hop::Entra,
+        Hop::Discovery,
+        Hop::TenantDiscovery,
+    ];
+
+    /// The hop's key in the stats document (`GET /_emulator/stats`).
+    pub fn name(self) -> &'static str {
+        match self {
+            Hop::GitHub => "github",
+            Hop::Entra => "entra",
+            Hop::Discovery => "discovery",
+            Hop::TenantDiscovery => "tenant_discovery",
+        }
+    }
 }
 
 /// A request as the emulator received it.
@@ -304,6 +329,12 @@ impl Emulator {
     /// How many requests reached `hop` (faulted ones included).
     pub fn requests(&self, hop: Hop) -> usize {
         self.state.hop(hop).recorded.len()
+    }
+
+    /// How many requests on `hop` the real handler answered with `200` (scripted faults excluded):
+    /// the count of completed exchanges a benchmark checks.
+    pub fn successes(&self, hop: Hop) -> usize {
+        self.state.hop(hop).successes
     }
 
     /// Every request that reached `hop`, in order.

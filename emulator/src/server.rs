@@ -39,11 +39,15 @@ pub(crate) async fn run(
     connections.abort_all();
 }
 
+/// The emulator's own counters (not a hop: neither recorded nor counted).
+const STATS_PATH: &str = "/_emulator/stats";
+
 /// Where a request goes.
 enum Route {
     GitHub,
     Discovery(github::Document),
     Entra { tenant: String },
+    TenantDiscovery { tenant: String },
 }
 
 impl Route {
@@ -52,6 +56,7 @@ impl Route {
             Route::GitHub => Hop::GitHub,
             Route::Discovery(_) => Hop::Discovery,
             Route::Entra { .. } => Hop::Entra,
+            Route::TenantDiscovery { .. } => Hop::TenantDiscovery,
         }
     }
 }
@@ -59,6 +64,15 @@ impl Route {
 fn route(state: &State, path: &str) -> Option<Route> {
     if path == state.request_path {
         return Some(Route::GitHub);
+    }
+    if let Some(tenant) = path
+        .strip_prefix('/')
+        .and_then(|p| p.strip_suffix("/v2.0/.well-known/openid-configuration"))
+        .filter(|t| !t.contains('/'))
+    {
+        return Some(Route::TenantDiscovery {
+            tenant: tenant.to_owned(),
+        });
     }
     if let Some(rest) = path.strip_prefix(state.issuer_path.as_str()) {
         match rest {
@@ -105,6 +119,10 @@ async fn connection(tcp: TcpStream, acceptor: TlsAcceptor, state: Arc<State>) {
         };
         let keep_alive = request.keep_alive;
         let next = match route(&state, &request.path) {
+            None if request.path == STATS_PATH => {
+                let stats = || Response::json(200, &state.stats());
+                faults::serve(&mut tls, Hop::GitHub, None, keep_alive, stats).await
+            }
             None => {
                 let not_found = || {
                     Response::new(
@@ -118,10 +136,21 @@ async fn connection(tcp: TcpStream, acceptor: TlsAcceptor, state: Arc<State>) {
             Some(route) => {
                 let hop = route.hop();
                 let fault = state.arrive(hop, record(&request));
-                let handler = || match &route {
-                    Route::GitHub => github::id_token(&state, &request),
-                    Route::Discovery(document) => github::discovery(&state, &request, *document),
-                    Route::Entra { tenant } => entra::token(&state, &request, tenant),
+                let handler = || {
+                    let response = match &route {
+                        Route::GitHub => github::id_token(&state, &request),
+                        Route::Discovery(document) => {
+                            github::discovery(&state, &request, *document)
+                        }
+                        Route::Entra { tenant } => entra::token(&state, &request, tenant),
+                        Route::TenantDiscovery { tenant } => {
+                            entra::tenant_discovery(&state, &request, tenant)
+                        }
+                    };
+                    if response.status == 200 {
+                        state.succeeded(hop);
+                    }
+                    response
                 };
                 faults::serve(&mut tls, hop, fault, keep_alive, handler).await
             }

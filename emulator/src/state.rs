@@ -20,6 +20,8 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 pub(crate) struct HopLog {
     pub(crate) faults: VecDeque<Fault>,
     pub(crate) recorded: Vec<Recorded>,
+    /// Requests the real handler answered with `200`.
+    pub(crate) successes: usize,
 }
 
 /// Everything the handlers need, immutable apart from the mutex-guarded parts.
@@ -39,7 +41,7 @@ pub(crate) struct State {
     pub(crate) access_token_lifetime_secs: u64,
     pub(crate) keys: &'static Keys,
     subject: Mutex<String>,
-    hops: [Mutex<HopLog>; 3],
+    hops: [Mutex<HopLog>; 4],
     issued_id: Mutex<Vec<String>>,
     issued_access: Mutex<Vec<String>>,
 }
@@ -94,6 +96,7 @@ impl State {
             Hop::GitHub => 0,
             Hop::Entra => 1,
             Hop::Discovery => 2,
+            Hop::TenantDiscovery => 3,
         };
         lock(&self.hops[index])
     }
@@ -103,6 +106,21 @@ impl State {
         let mut log = self.hop(hop);
         log.recorded.push(recorded);
         log.faults.pop_front()
+    }
+
+    /// Counts a `200` from the real handler of `hop`.
+    pub(crate) fn succeeded(&self, hop: Hop) {
+        self.hop(hop).successes += 1;
+    }
+
+    /// The stats document of `GET /_emulator/stats`.
+    pub(crate) fn stats(&self) -> Value {
+        let hops = Hop::ALL.iter().map(|&hop| {
+            let log = self.hop(hop);
+            let counts = serde_json::json!({ "requests": log.recorded.len(), "ok": log.successes });
+            (hop.name().to_owned(), counts)
+        });
+        Value::Object(hops.collect())
     }
 
     pub(crate) fn subject(&self) -> String {

@@ -889,3 +889,108 @@ async fn hang_times_out_and_drop_does_not_wait() -> TestResult {
     assert!(pending.await?.is_err());
     Ok(())
 }
+
+#[tokio::test]
+async fn tenant_discovery_document_points_at_the_token_endpoint() -> TestResult {
+    let emulator = Emulator::start(Config::default())?;
+    let client = client(&emulator)?;
+    let base = emulator.authority_host();
+    let tenant = emulator.tenant_id();
+    let get = |tenant: &str| {
+        client
+            .get(format!(
+                "{base}/{tenant}/v2.0/.well-known/openid-configuration"
+            ))
+            .header("client-request-id", "0b7f1c8e-2f3a-4d5b-9c6d-7e8f9a0b1c2d")
+            .send()
+    };
+    for asked in [tenant.as_str(), "contoso.onmicrosoft.com"] {
+        let response = get(asked).await?;
+        assert_eq!(response.status(), 200);
+        let document: Value = response.json().await?;
+        // Endpoints name the tenant GUID, whichever form was asked for.
+        assert_eq!(
+            document["token_endpoint"],
+            format!("{base}/{tenant}/oauth2/v2.0/token")
+        );
+        assert_eq!(document["issuer"], format!("{base}/{tenant}/v2.0"));
+        assert_eq!(
+            document["authorization_endpoint"],
+            format!("{base}/{tenant}/oauth2/v2.0/authorize")
+        );
+        assert!(
+            document["jwks_uri"]
+                .as_str()
+                .is_some_and(|u| u.starts_with(&base))
+        );
+    }
+    // The advertised token endpoint is the real one.
+    let document: Value = get(&tenant).await?.json().await?;
+    let assertion = id_token(&client, &emulator, FIC_AUDIENCE).await?;
+    let (status, body) = exchange(&client, &emulator, &assertion).await?;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(
+        emulator.recorded(Hop::Entra)[0].path,
+        document["token_endpoint"]
+            .as_str()
+            .and_then(|u| u.strip_prefix(&base))
+            .ok_or("token_endpoint")?
+    );
+
+    let unknown = get("fabrikam.onmicrosoft.com").await?;
+    assert_eq!(unknown.status(), 400);
+    let unknown: Value = unknown.json().await?;
+    assert_eq!(unknown["error"], "invalid_tenant");
+    assert_eq!(unknown["error_codes"], json!([90_002]));
+    let malformed: Value = get("not%20a%20tenant").await?.json().await?;
+    assert_eq!(malformed["error_codes"], json!([900_023]));
+
+    // Counted on its own hop, apart from the token endpoint.
+    assert_eq!(emulator.requests(Hop::TenantDiscovery), 5);
+    assert_eq!(emulator.successes(Hop::TenantDiscovery), 3);
+    assert_eq!(emulator.requests(Hop::Entra), 1);
+    assert_eq!(emulator.requests(Hop::Discovery), 0);
+    Ok(())
+}
+
+#[tokio::test]
+async fn stats_count_requests_and_real_successes_per_hop() -> TestResult {
+    let emulator = Emulator::start(Config::default())?;
+    let client = client(&emulator)?;
+    let stats = || async {
+        let response = client
+            .get(format!("{}/_emulator/stats", emulator.base_url()))
+            .send()
+            .await?;
+        assert_eq!(response.status(), 200);
+        Ok::<Value, Box<dyn Error>>(response.json().await?)
+    };
+    let zero = json!({ "requests": 0, "ok": 0 });
+    assert_eq!(
+        stats().await?,
+        json!({ "github": zero, "entra": zero, "discovery": zero, "tenant_discovery": zero })
+    );
+
+    // A scripted 503 is a request but no success; the real answer after it is both.
+    emulator.script(Hop::GitHub, vec![Fault::status(503)]);
+    let first = client
+        .get(emulator.request_url())
+        .bearer_auth(emulator.request_token())
+        .send()
+        .await?;
+    assert_eq!(first.status(), 503);
+    let assertion = id_token(&client, &emulator, FIC_AUDIENCE).await?;
+    let (status, _) = exchange(&client, &emulator, "not-a-jwt").await?;
+    assert_eq!(status, 400);
+    let (status, _) = exchange(&client, &emulator, &assertion).await?;
+    assert_eq!(status, 200);
+
+    let counts = stats().await?;
+    assert_eq!(counts["github"], json!({ "requests": 2, "ok": 1 }));
+    assert_eq!(counts["entra"], json!({ "requests": 2, "ok": 1 }));
+    assert_eq!(counts["discovery"], zero);
+    // Asking for the stats is not itself counted anywhere.
+    assert_eq!(emulator.successes(Hop::GitHub), 1);
+    assert_eq!(emulator.successes(Hop::Entra), 1);
+    Ok(())
+}

@@ -6,12 +6,24 @@
 
 #![allow(dead_code, clippy::unwrap_used)] // test support: a failed unwrap is a failed test
 
+pub mod grammar;
+mod runner_rules;
+
 use std::collections::BTreeMap;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
 
 use azure_oidc_emulator::{Emulator, Hop};
+
+#[allow(
+    unused_imports,
+    reason = "each test binary uses its own part of the runner's rules"
+)]
+pub use runner_rules::{
+    Command as WorkflowCommand, parse_command, parse_file_commands, unescape_data,
+    unescape_property,
+};
 
 /// The binary under test.
 pub const BIN: &str = env!("CARGO_BIN_EXE_azure-oidc-token");
@@ -73,6 +85,12 @@ impl<'a> Step<'a> {
         set("GITHUB_ACTIONS", "true".to_owned());
         set("CI", "true".to_owned());
         set("HOME", dir.path().display().to_string());
+        // The working directory and TMPDIR live in the step's directory too, so that anything the
+        // binary might write relative to them is inside the tree `assert_no_secret_on_disk` scans.
+        for sub in ["workspace", "tmp"] {
+            std::fs::create_dir(dir.path().join(sub)).unwrap();
+        }
+        set("TMPDIR", dir.path().join("tmp").display().to_string());
         Self { emulator, dir, env }
     }
 
@@ -92,14 +110,41 @@ impl<'a> Step<'a> {
         PathBuf::from(&self.env[var])
     }
 
-    /// Runs the binary with exactly this environment and collects everything it left.
-    pub fn run(&self) -> Outcome {
-        let started = Instant::now();
-        let output = Command::new(BIN)
+    /// The command that runs the binary with exactly this environment, in the step's workspace.
+    pub fn command(&self) -> Command {
+        self.command_with(&[])
+    }
+
+    /// Like [`command`](Self::command), with `wrapper` (e.g. `["faketime", "+5h"]`) in front of the binary.
+    pub fn command_with(&self, wrapper: &[&str]) -> Command {
+        let mut command = match wrapper.split_first() {
+            Some((program, args)) => {
+                let mut command = Command::new(program);
+                command.args(args).arg(BIN);
+                command
+            }
+            None => Command::new(BIN),
+        };
+        command
             .env_clear()
             .envs(&self.env)
-            .output()
-            .unwrap();
+            .current_dir(self.dir.path().join("workspace"));
+        if !wrapper.is_empty() {
+            // The wrapper itself may need to be found on PATH (the binary never does).
+            command.env("PATH", std::env::var("PATH").unwrap_or_default());
+        }
+        command
+    }
+
+    /// Runs the binary with exactly this environment and collects everything it left.
+    pub fn run(&self) -> Outcome {
+        self.run_command(self.command())
+    }
+
+    /// Runs `command` (built by [`command_with`](Self::command_with)) and collects everything it left.
+    pub fn run_command(&self, mut command: Command) -> Outcome {
+        let started = Instant::now();
+        let output = command.output().unwrap();
         let elapsed = started.elapsed();
         let read = |var: &str| {
             self.env
@@ -123,14 +168,34 @@ impl<'a> Step<'a> {
     /// Runs, then checks that no secret leaked (every scenario calls this).
     pub fn run_checked(&self) -> Outcome {
         let outcome = self.run();
-        assert_no_secret_leaked(
-            self.emulator,
-            &outcome,
-            self.env
-                .get("INPUT_EXPORT-ENV")
-                .is_some_and(|v| !v.is_empty()),
-        );
+        self.check(&outcome);
         outcome
+    }
+
+    /// Whether `export-env` is set, i.e. whether `GITHUB_ENV` may hold the token.
+    pub fn exports_env(&self) -> bool {
+        self.env
+            .get("INPUT_EXPORT-ENV")
+            .is_some_and(|v| !v.trim().is_empty())
+    }
+
+    /// The leak checks of [`run_checked`](Self::run_checked), for an outcome of this step.
+    pub fn check(&self, outcome: &Outcome) {
+        assert_no_secret_leaked(self.emulator, outcome, self.exports_env());
+        assert_no_secret_on_disk(
+            &secrets(self.emulator),
+            self.dir.path(),
+            &self.allowed_files(),
+        );
+    }
+
+    /// The files that may hold a token: `GITHUB_OUTPUT`, and `GITHUB_ENV` with `export-env`.
+    pub fn allowed_files(&self) -> Vec<PathBuf> {
+        let mut allowed = vec![self.path("GITHUB_OUTPUT")];
+        if self.exports_env() {
+            allowed.extend(self.env.get("GITHUB_ENV").map(PathBuf::from));
+        }
+        allowed
     }
 }
 
@@ -205,13 +270,6 @@ impl Outcome {
     }
 }
 
-/// Reverses workflow-command data escaping, as the runner does.
-pub fn unescape_data(data: &str) -> String {
-    data.replace("%0D", "\r")
-        .replace("%0A", "\n")
-        .replace("%25", "%")
-}
-
 /// Every secret of the run: the request token, every ID token (= client assertion) and every access token.
 pub fn secrets(emulator: &Emulator) -> Vec<String> {
     let mut all = vec![emulator.request_token()];
@@ -220,7 +278,8 @@ pub fn secrets(emulator: &Emulator) -> Vec<String> {
     all
 }
 
-fn encodings(secret: &str) -> Vec<String> {
+/// A secret and the forms it could leak in: base64 (standard and URL-safe), URL-encoded, and its tail.
+pub fn encodings(secret: &str) -> Vec<String> {
     use base64::Engine as _;
     let mut forms = vec![secret.to_owned()];
     forms.push(base64::engine::general_purpose::STANDARD.encode(secret));
@@ -249,36 +308,13 @@ fn form_urlencoded_byte(value: &str) -> String {
 }
 
 /// No secret (nor its base64/URL-encoded form) in stdout, stderr or the summary, except on its own
-/// `::add-mask::` line; the env file may hold the token only when `export-env` asked for it.
+/// `::add-mask::` line; the env file may hold the token only when `export-env` asked for it; every
+/// ID token handed out was masked before its claims were logged, every access token before the
+/// line that reports it. (Files on disk: [`assert_no_secret_on_disk`].)
 pub fn assert_no_secret_leaked(emulator: &Emulator, outcome: &Outcome, export_env: bool) {
     let secrets = secrets(emulator);
     assert!(!secrets[0].is_empty());
-    for (stream, text) in [
-        ("stdout", &outcome.stdout),
-        ("stderr", &outcome.stderr),
-        ("summary", &outcome.summary),
-    ] {
-        for line in text.lines() {
-            for secret in &secrets {
-                if line == format!("::add-mask::{secret}") {
-                    continue;
-                }
-                for form in encodings(secret) {
-                    assert!(!line.contains(&form), "a secret leaked on {stream}: {line}");
-                }
-            }
-        }
-    }
-    if !export_env {
-        for secret in &secrets {
-            assert!(
-                !outcome.env_file.contains(secret.as_str()),
-                "a secret reached GITHUB_ENV without export-env"
-            );
-        }
-    }
-    // The request token is never anywhere, not even in the output file.
-    assert!(!outcome.output_file.contains(&secrets[0]));
+    assert_no_secret_in_streams(&secrets, &emulator.issued_id_tokens(), outcome, export_env);
     // Every ID token handed out was masked, the first one before its claims were logged.
     let lines: Vec<&str> = outcome.stdout.lines().collect();
     for (index, token) in emulator.issued_id_tokens().iter().enumerate() {
@@ -313,54 +349,110 @@ pub fn assert_no_secret_leaked(emulator: &Emulator, outcome: &Outcome, export_en
     }
 }
 
-/// Parses a `GITHUB_OUTPUT`/`GITHUB_ENV` file by the runner's rules (`FileCommandManager.cs`,
-/// Linux): empty lines skipped; `NAME=VALUE` or `NAME<<DELIM` by whichever of `=`/`<<` comes first;
-/// a heredoc value runs to the first line exactly equal to the delimiter, lines joined by `\n`.
-pub fn parse_file_commands(text: &str) -> Result<Vec<(String, String)>, String> {
-    let mut pairs = Vec::new();
-    let mut lines = text.split('\n').peekable();
-    // A trailing newline leaves one empty last element; the runner skips empty lines anyway.
-    while let Some(line) = lines.next() {
-        if line.is_empty() {
-            continue;
-        }
-        let equals = line.find('=');
-        let heredoc = line.find("<<");
-        match (equals, heredoc) {
-            (Some(e), h) if h.is_none_or(|h| e < h) => {
-                let (name, value) = (&line[..e], &line[e + 1..]);
-                if name.is_empty() {
-                    return Err(format!("Invalid format '{line}'"));
+/// The scan behind [`assert_no_secret_leaked`], for any list of secrets (e.g. every token a shared
+/// emulator handed out to many runs): no secret, in any encoded form, on any line of stdout, stderr
+/// or the summary other than its own `::add-mask::` line; none in `GITHUB_ENV` unless `export_env`;
+/// neither the request token nor any ID token (`id_tokens`, the client assertions) in `GITHUB_OUTPUT`.
+pub fn assert_no_secret_in_streams(
+    secrets: &[String],
+    id_tokens: &[String],
+    outcome: &Outcome,
+    export_env: bool,
+) {
+    let forms: Vec<(&String, Vec<String>)> = secrets.iter().map(|s| (s, encodings(s))).collect();
+    for (stream, text) in [
+        ("stdout", &outcome.stdout),
+        ("stderr", &outcome.stderr),
+        ("summary", &outcome.summary),
+    ] {
+        for line in text.lines() {
+            let masked = line.strip_prefix("::add-mask::");
+            for (secret, encoded) in &forms {
+                if masked == Some(secret.as_str()) {
+                    continue;
                 }
-                pairs.push((name.to_owned(), value.to_owned()));
+                for form in encoded {
+                    assert!(!line.contains(form), "a secret leaked on {stream}: {line}");
+                }
             }
-            (_, Some(h)) => {
-                let (name, delimiter) = (&line[..h], &line[h + 2..]);
-                if name.is_empty() || delimiter.is_empty() {
-                    return Err(format!(
-                        "Invalid format '{line}'. Name must not be empty and delimiter must not be empty"
-                    ));
-                }
-                let mut value_lines = Vec::new();
-                let mut closed = false;
-                for next in lines.by_ref() {
-                    if next == delimiter {
-                        closed = true;
-                        break;
-                    }
-                    value_lines.push(next);
-                }
-                if !closed {
-                    return Err(format!(
-                        "Invalid value. Matching delimiter not found '{delimiter}'"
-                    ));
-                }
-                pairs.push((name.to_owned(), value_lines.join("\n")));
-            }
-            _ => return Err(format!("Invalid format '{line}'")),
         }
     }
-    Ok(pairs)
+    if !export_env {
+        for (_, encoded) in &forms {
+            for form in encoded {
+                assert!(
+                    !outcome.env_file.contains(form.as_str()),
+                    "a secret reached GITHUB_ENV without export-env"
+                );
+            }
+        }
+    }
+    // The request token and the ID tokens are never written anywhere, not even to the output file.
+    for (secret, encoded) in &forms {
+        let request_token = Some(*secret) == secrets.first();
+        if request_token || id_tokens.contains(secret) {
+            for form in encoded {
+                assert!(
+                    !outcome.output_file.contains(form.as_str()),
+                    "the request token or an ID token reached GITHUB_OUTPUT"
+                );
+            }
+        }
+    }
+}
+
+/// No secret, in any encoded form, in any file under `root` (recursively) other than `allowed`:
+/// the step's directory holds the runner's files, `HOME`, `TMPDIR` and the working directory, so
+/// this is "nothing but `GITHUB_OUTPUT` (and `GITHUB_ENV` with `export-env`) holds a token".
+pub fn assert_no_secret_on_disk(secrets: &[String], root: &Path, allowed: &[PathBuf]) {
+    let forms: Vec<String> = secrets.iter().flat_map(|s| encodings(s)).collect();
+    let mut pending = vec![root.to_path_buf()];
+    while let Some(dir) = pending.pop() {
+        for entry in std::fs::read_dir(&dir).unwrap() {
+            let entry = entry.unwrap();
+            let path = entry.path();
+            let kind = entry.file_type().unwrap();
+            if kind.is_dir() {
+                pending.push(path);
+            } else if kind.is_file() && !allowed.contains(&path) {
+                let bytes = std::fs::read(&path).unwrap();
+                let text = String::from_utf8_lossy(&bytes);
+                for form in &forms {
+                    assert!(
+                        !text.contains(form.as_str()),
+                        "a secret was written to {}",
+                        path.display()
+                    );
+                }
+            }
+        }
+    }
+}
+
+/// The name filters among a test binary's arguments, skipping libtest's flags and their values
+/// (for the harness-less binaries, which accept what `cargo test -- …` passes).
+pub fn test_filters(args: &[String]) -> Vec<&str> {
+    const TAKES_VALUE: &[&str] = &[
+        "--test-threads",
+        "--skip",
+        "--color",
+        "--format",
+        "--logfile",
+        "-Z",
+    ];
+    let mut filters = Vec::new();
+    let mut skip_next = false;
+    for arg in args {
+        if std::mem::take(&mut skip_next) {
+            continue;
+        }
+        if TAKES_VALUE.contains(&arg.as_str()) {
+            skip_next = true;
+        } else if !arg.starts_with('-') {
+            filters.push(arg.as_str());
+        }
+    }
+    filters
 }
 
 /// Request counts on every hop, for "no request was made" checks.

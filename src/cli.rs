@@ -1,0 +1,309 @@
+//! The command line: no arguments runs the action; `token`, `explain` and `federated-credential`
+//! serve local use, other CI systems and onboarding (`DESIGN.md` § Subcommands).
+
+use std::collections::BTreeMap;
+use std::io::Write;
+use std::process::ExitCode;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+use crate::app::{self, ErrorStyle, ExplainConfig};
+use crate::config::{Cloud, Config, ConfigError, Mode};
+use crate::error::AppError;
+use crate::fic::{self, Credential, Entity, Format, Repository};
+
+/// Exchange a GitHub Actions (or other) OIDC token for a short-lived Azure access token.
+///
+/// With no command, runs as a GitHub Actions step: inputs come from INPUT_* variables.
+#[derive(Debug, Parser)]
+#[command(name = "azure-oidc-token", version, about, long_about = None)]
+pub struct Cli {
+    /// What to do; none runs the action.
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+/// The commands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Exchange an OIDC token for an Azure access token and print it (JSON, or --raw).
+    Token(TokenArgs),
+    /// Show an OIDC token's claims, the federated credential that matches it, and check its issuer as Entra does.
+    Explain(ExplainArgs),
+    /// Print the federated identity credential for a repository (offline).
+    FederatedCredential(FederatedCredentialArgs),
+}
+
+/// Where the OIDC token comes from and how to exchange it.
+#[derive(Debug, Args)]
+pub struct ExchangeArgs {
+    /// Application (client) ID [env: AZURE_CLIENT_ID]
+    #[arg(long)]
+    pub client_id: Option<String>,
+    /// Directory (tenant) ID or domain [env: AZURE_TENANT_ID]
+    #[arg(long)]
+    pub tenant_id: Option<String>,
+    /// Resource scope; a bare resource URI gets /.default [default: the cloud's ARM scope]
+    #[arg(long)]
+    pub scope: Option<String>,
+    /// AzureCloud, AzureUSGovernment or AzureChinaCloud
+    #[arg(long, default_value = "AzureCloud")]
+    pub environment: String,
+    /// Audience to request from GitHub [default: by cloud, e.g. api://AzureADTokenExchange]
+    #[arg(long)]
+    pub audience: Option<String>,
+    /// Entra authority host, https:// only [env: AZURE_AUTHORITY_HOST]
+    #[arg(long)]
+    pub authority_host: Option<String>,
+    /// Read the OIDC token from this file (re-read on every run) [env: AZURE_FEDERATED_TOKEN_FILE]
+    #[arg(long, value_name = "FILE")]
+    pub id_token_file: Option<String>,
+    /// Read the OIDC token from this environment variable (e.g. a GitLab `id_tokens` entry)
+    #[arg(long, value_name = "VAR", conflicts_with = "id_token_file")]
+    pub id_token_env: Option<String>,
+    /// Budget for the whole run, retries included (1..=600)
+    #[arg(long, default_value_t = 60)]
+    pub timeout_seconds: u64,
+}
+
+/// `token` arguments.
+#[derive(Debug, Args)]
+pub struct TokenArgs {
+    /// Exchange settings.
+    #[command(flatten)]
+    pub exchange: ExchangeArgs,
+    /// Print only the access token (for `$(…)`), not JSON
+    #[arg(long)]
+    pub raw: bool,
+}
+
+/// `explain` arguments.
+#[derive(Debug, Args)]
+pub struct ExplainArgs {
+    /// Exchange settings (only the token source, audience and client ID are used).
+    #[command(flatten)]
+    pub exchange: ExchangeArgs,
+}
+
+/// Output formats.
+#[derive(Clone, Copy, Debug, ValueEnum)]
+pub enum FormatArg {
+    /// JSON for `az ad app federated-credential create --parameters @file`
+    Json,
+    /// `az` commands
+    Az,
+    /// Bicep resources (user-assigned managed identity)
+    Bicep,
+    /// Terraform azuread_application_federated_identity_credential blocks
+    Terraform,
+}
+
+/// `federated-credential` arguments.
+#[derive(Debug, Args)]
+#[command(group(clap::ArgGroup::new("entity").required(true).args(["environment", "branch", "tag", "pull_request"])))]
+pub struct FederatedCredentialArgs {
+    /// OWNER/REPO
+    #[arg(long)]
+    pub repository: String,
+    /// Jobs that run in this GitHub environment
+    #[arg(long)]
+    pub environment: Option<String>,
+    /// Runs on this branch
+    #[arg(long)]
+    pub branch: Option<String>,
+    /// Runs on this tag
+    #[arg(long)]
+    pub tag: Option<String>,
+    /// pull_request runs
+    #[arg(long)]
+    pub pull_request: bool,
+    /// Numeric owner ID, for the ID-based subject (repo:OWNER@ID/REPO@ID:…)
+    #[arg(long, requires = "repository_id")]
+    pub owner_id: Option<u64>,
+    /// Numeric repository ID, for the ID-based subject
+    #[arg(long, requires = "owner_id")]
+    pub repository_id: Option<u64>,
+    /// Issuer: https://token.actions.githubusercontent.com[/ENTERPRISE] or https://HOST/_services/token (GHES)
+    #[arg(long, default_value = fic::GITHUB_ISSUER)]
+    pub issuer: String,
+    /// Audience [default: by --environment-cloud]
+    #[arg(long)]
+    pub audience: Option<String>,
+    /// AzureCloud, AzureUSGovernment or AzureChinaCloud (sets the default audience)
+    #[arg(long, default_value = "AzureCloud")]
+    pub environment_cloud: String,
+    /// Credential name [default: derived from the subject]
+    #[arg(long)]
+    pub name: Option<String>,
+    /// Application (client) ID, for the printed az command
+    #[arg(long)]
+    pub client_id: Option<String>,
+    /// Output format
+    #[arg(long, value_enum, default_value = "json")]
+    pub format: FormatArg,
+}
+
+/// Runs the binary: `args` without the program name, `lookup` the environment.
+pub fn main_with(
+    args: Vec<String>,
+    lookup: &dyn Fn(&str) -> Option<String>,
+    stdout: &mut impl Write,
+    stderr: &mut impl Write,
+) -> ExitCode {
+    if args.is_empty() {
+        return app::run_action(lookup, stdout);
+    }
+    let cli = match Cli::try_parse_from(std::iter::once("azure-oidc-token".to_owned()).chain(args))
+    {
+        Ok(cli) => cli,
+        Err(error) => {
+            let (sink, code): (&mut dyn Write, u8) = if error.use_stderr() {
+                (stderr, 2)
+            } else {
+                (stdout, 0)
+            };
+            let _ = write!(sink, "{}", error.render());
+            return ExitCode::from(code);
+        }
+    };
+    let in_actions = lookup("GITHUB_ACTIONS").as_deref() == Some("true");
+    let style = if in_actions {
+        ErrorStyle::Workflow
+    } else {
+        ErrorStyle::Plain
+    };
+    match cli.command {
+        None => app::run_action(lookup, stdout),
+        Some(Command::Token(args)) => match exchange_config(&args.exchange, lookup) {
+            Ok(config) => app::run_token(&config, args.raw, in_actions, stdout, stderr),
+            Err(error) => app::fail(stderr, &AppError::from(error), None, style),
+        },
+        Some(Command::Explain(args)) => {
+            let client_id = args
+                .exchange
+                .client_id
+                .clone()
+                .or_else(|| lookup("AZURE_CLIENT_ID"))
+                .filter(|c| !c.trim().is_empty());
+            // explain needs no client or tenant; placeholders keep the shared validation happy.
+            let placeholder = |name: &str| match name {
+                "AZURE_CLIENT_ID" => client_id
+                    .clone()
+                    .or_else(|| Some("00000000-0000-0000-0000-000000000000".to_owned())),
+                "AZURE_TENANT_ID" => lookup(name).or_else(|| Some("common".to_owned())),
+                _ => lookup(name),
+            };
+            match exchange_config(&args.exchange, &placeholder) {
+                Ok(inner) => app::run_explain(
+                    &ExplainConfig { inner, client_id },
+                    in_actions,
+                    stdout,
+                    stderr,
+                ),
+                Err(error) => app::fail(stderr, &AppError::from(error), None, style),
+            }
+        }
+        Some(Command::FederatedCredential(args)) => match federated_credential(&args) {
+            Ok(text) => {
+                let _ = stdout.write_all(text.as_bytes());
+                ExitCode::SUCCESS
+            }
+            Err(message) => {
+                let _ = writeln!(stderr, "error: {message}");
+                ExitCode::FAILURE
+            }
+        },
+    }
+}
+
+/// Builds the exchange settings from flags, with the `AZURE_*` fallbacks.
+fn exchange_config(
+    args: &ExchangeArgs,
+    lookup: &dyn Fn(&str) -> Option<String>,
+) -> Result<Config, ConfigError> {
+    let timeout = args.timeout_seconds.to_string();
+    let flags: BTreeMap<&str, Option<&str>> = BTreeMap::from([
+        ("client-id", args.client_id.as_deref()),
+        ("tenant-id", args.tenant_id.as_deref()),
+        ("scope", args.scope.as_deref()),
+        ("environment", Some(args.environment.as_str())),
+        ("audience", args.audience.as_deref()),
+        ("authority-host", args.authority_host.as_deref()),
+        ("timeout-seconds", Some(timeout.as_str())),
+    ]);
+    let input = |name: &str| flags.get(name).copied().flatten().map(str::to_owned);
+    Config::load(
+        Mode::Cli {
+            id_token_file: args.id_token_file.as_deref(),
+            id_token_env: args.id_token_env.as_deref(),
+        },
+        &input,
+        lookup,
+    )
+}
+
+/// `federated-credential`: the credential(s) for the flags, rendered.
+pub fn federated_credential(args: &FederatedCredentialArgs) -> Result<String, String> {
+    let (owner, name) = args
+        .repository
+        .split_once('/')
+        .filter(|(o, n)| !o.is_empty() && !n.is_empty() && !n.contains('/'))
+        .ok_or_else(|| format!("--repository {:?} must be OWNER/REPO", args.repository))?;
+    let repository = Repository {
+        owner: owner.to_owned(),
+        name: name.to_owned(),
+        owner_id: args.owner_id,
+        repository_id: args.repository_id,
+    };
+    let entity = match (
+        &args.environment,
+        &args.branch,
+        &args.tag,
+        args.pull_request,
+    ) {
+        (Some(environment), _, _, _) => Entity::Environment(environment.clone()),
+        (_, Some(branch), _, _) => Entity::Branch(branch.clone()),
+        (_, _, Some(tag), _) => Entity::Tag(tag.clone()),
+        _ => Entity::PullRequest,
+    };
+    let issuer = args.issuer.trim_end_matches('/');
+    if !issuer.starts_with("https://") {
+        return Err(format!(
+            "--issuer {issuer:?} must be an https:// URL (Entra only trusts HTTPS issuers)"
+        ));
+    }
+    let cloud = Cloud::parse(&args.environment_cloud).ok_or_else(|| {
+        format!(
+            "--environment-cloud {:?}: use AzureCloud, AzureUSGovernment or AzureChinaCloud",
+            args.environment_cloud
+        )
+    })?;
+    let audience = args
+        .audience
+        .clone()
+        .unwrap_or_else(|| cloud.audience().to_owned());
+    let mut subjects = Vec::new();
+    subjects.extend(fic::subject(&repository, &entity, false));
+    subjects.extend(fic::subject(&repository, &entity, true));
+    let credentials: Vec<Credential> = subjects
+        .iter()
+        .map(|subject| {
+            let mut credential = Credential::new(issuer, subject, &audience);
+            if let Some(name) = &args.name {
+                credential.name = if subjects.len() > 1 && subject.contains('@') {
+                    format!("{name}-id")
+                } else {
+                    name.clone()
+                };
+            }
+            credential
+        })
+        .collect();
+    let format = match args.format {
+        FormatArg::Json => Format::Json,
+        FormatArg::Az => Format::Az,
+        FormatArg::Bicep => Format::Bicep,
+        FormatArg::Terraform => Format::Terraform,
+    };
+    Ok(fic::render(&credentials, format, args.client_id.as_deref()))
+}

@@ -1,0 +1,168 @@
+//! The README's examples are real: every YAML snippet parses, and every use of this action names only
+//! inputs and outputs that `action.yml` declares (plus the `<name>-…` outputs its `scopes` create).
+
+#![allow(clippy::unwrap_used)] // tests: a failed unwrap is a failed test
+
+use std::collections::BTreeSet;
+
+use yaml_rust2::{Yaml, YamlLoader};
+
+const README: &str = include_str!("../README.md");
+const ACTION: &str = include_str!("../action.yml");
+
+fn keys(map: &Yaml) -> BTreeSet<String> {
+    map.as_hash()
+        .map(|hash| {
+            hash.keys()
+                .filter_map(|k| k.as_str().map(str::to_owned))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+fn action() -> (BTreeSet<String>, BTreeSet<String>) {
+    let docs = YamlLoader::load_from_str(ACTION).unwrap();
+    (keys(&docs[0]["inputs"]), keys(&docs[0]["outputs"]))
+}
+
+/// The fenced ```yaml blocks of the README.
+fn yaml_blocks() -> Vec<String> {
+    let mut blocks = Vec::new();
+    let mut current: Option<String> = None;
+    for line in README.lines() {
+        match &mut current {
+            None if line.trim_start().starts_with("```yaml") => current = Some(String::new()),
+            Some(block) if line.trim_start().starts_with("```") => {
+                blocks.push(std::mem::take(block));
+                current = None;
+            }
+            Some(block) => {
+                block.push_str(line);
+                block.push('\n');
+            }
+            None => {}
+        }
+    }
+    assert!(current.is_none(), "an unclosed ```yaml block");
+    blocks
+}
+
+/// Every step (a mapping with `uses:`) anywhere in `node`.
+fn steps<'a>(node: &'a Yaml, found: &mut Vec<&'a Yaml>) {
+    match node {
+        Yaml::Hash(hash) => {
+            if node["uses"].as_str().is_some() {
+                found.push(node);
+            }
+            for value in hash.values() {
+                steps(value, found);
+            }
+        }
+        Yaml::Array(items) => items.iter().for_each(|item| steps(item, found)),
+        _ => {}
+    }
+}
+
+#[test]
+fn action_yml_declares_the_contract() {
+    let (inputs, outputs) = action();
+    for input in [
+        "client-id",
+        "tenant-id",
+        "subscription-id",
+        "environment",
+        "audience",
+        "scope",
+        "authority-host",
+        "export-env",
+        "timeout-seconds",
+        "summary",
+        "scopes",
+        "export-sdk-env",
+        "explain",
+    ] {
+        assert!(inputs.contains(input), "action.yml lacks input {input}");
+    }
+    for output in [
+        "access-token",
+        "token-type",
+        "expires-on",
+        "expires-at",
+        "tenant-id",
+        "client-id",
+        "subscription-id",
+        "principal-id",
+    ] {
+        assert!(outputs.contains(output), "action.yml lacks output {output}");
+    }
+    let docs = YamlLoader::load_from_str(ACTION).unwrap();
+    // Derived at run time, so a sovereign cloud never inherits the public cloud's values.
+    for derived in ["audience", "scope", "authority-host"] {
+        assert!(
+            docs[0]["inputs"][derived]["default"].is_badvalue(),
+            "{derived} must have no default"
+        );
+    }
+}
+
+#[test]
+fn readme_snippets_parse_and_use_only_real_inputs_and_outputs() {
+    let (inputs, outputs) = action();
+    let blocks = yaml_blocks();
+    assert!(
+        blocks.len() >= 10,
+        "expected the cookbook's snippets, found {}",
+        blocks.len()
+    );
+    let mut uses_checked = 0;
+    for block in &blocks {
+        let docs = YamlLoader::load_from_str(block)
+            .unwrap_or_else(|e| panic!("README YAML does not parse: {e}\n{block}"));
+        let mut found = Vec::new();
+        for doc in &docs {
+            steps(doc, &mut found);
+        }
+        for step in found {
+            let uses = step["uses"].as_str().unwrap();
+            if !uses.contains("azure-oidc-token@") {
+                continue;
+            }
+            uses_checked += 1;
+            let with = keys(&step["with"]);
+            for name in &with {
+                assert!(
+                    inputs.contains(name),
+                    "README uses unknown input `{name}`:\n{block}"
+                );
+            }
+            let Some(id) = step["id"].as_str() else {
+                continue;
+            };
+            // Outputs this step can have: action.yml's, plus <name>-access-token/-expires-on per `scopes` line.
+            let mut known = outputs.clone();
+            if let Some(scopes) = step["with"]["scopes"].as_str() {
+                for line in scopes.lines().filter(|l| l.contains('=')) {
+                    let name = line.split('=').next().unwrap().trim();
+                    known.insert(format!("{name}-access-token"));
+                    known.insert(format!("{name}-expires-on"));
+                }
+            }
+            let prefix = format!("steps.{id}.outputs.");
+            for (at, _) in block.match_indices(&prefix) {
+                let rest = &block[at + prefix.len()..];
+                let name: String = rest
+                    .chars()
+                    .take_while(|c| c.is_ascii_alphanumeric() || *c == '-' || *c == '_')
+                    .collect();
+                assert!(
+                    known.contains(&name),
+                    "README reads unknown output `{name}` of step `{id}`:\n{block}"
+                );
+            }
+        }
+    }
+    assert!(
+        uses_checked >= 10,
+        "only {uses_checked} uses of the action were checked"
+    );
+}
