@@ -353,9 +353,17 @@ fn describe_claim(name: &str, value: &Value, now: i64) -> String {
     };
     match (name, value.as_i64()) {
         ("exp", Some(exp)) if exp <= now => {
-            format!("{text} ({}, expired {} s ago)", rfc3339(exp), now - exp)
+            format!(
+                "{text} ({}, expired {} s ago)",
+                rfc3339(exp),
+                now.saturating_sub(exp)
+            )
         }
-        ("exp", Some(exp)) => format!("{text} ({}, in {} s)", rfc3339(exp), exp - now),
+        ("exp", Some(exp)) => format!(
+            "{text} ({}, in {} s)",
+            rfc3339(exp),
+            exp.saturating_sub(now)
+        ),
         ("nbf" | "iat", Some(t)) => format!("{text} ({})", rfc3339(t)),
         _ => text,
     }

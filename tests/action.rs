@@ -753,13 +753,19 @@ fn writes_no_file_but_the_runners() {
     let mut written = Vec::new();
     for line in trace.lines() {
         // "<pid> <syscall>(<args>) = <result>"
-        let call = line.split_once(' ').map_or(line, |(_, rest)| rest);
+        // (strace pads the pid, so trim; `<... resumed>` halves repeat nothing the first half lacked,
+        // and exit/signal lines are no calls.)
+        let call = line
+            .split_once(' ')
+            .map_or(line, |(_, rest)| rest.trim_start());
         let name = call.split('(').next().unwrap_or_default();
         let writes = match name {
             "open" | "openat" | "openat2" => ["O_WRONLY", "O_RDWR", "O_CREAT", "O_TRUNC"]
                 .iter()
                 .any(|flag| call.contains(flag)),
-            _ => true,
+            "creat" | "rename" | "renameat" | "renameat2" | "link" | "linkat" | "symlink"
+            | "symlinkat" | "mknod" | "mknodat" | "truncate" | "mkdir" | "mkdirat" => true,
+            _ => false,
         };
         if writes {
             let path = call.split('"').nth(1).unwrap_or_default().to_owned();

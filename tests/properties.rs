@@ -476,6 +476,8 @@ proptest! {
         port in prop::option::of(1u16..),
         slash in any::<bool>(),
     ) {
+        // `xn--` labels are punycode, which the URL parser decodes and may rightly refuse.
+        prop_assume!(!host.split('.').any(|label| label.starts_with("xn--")));
         let value = format!(
             "https://{host}{}{}",
             port.map(|p| format!(":{p}")).unwrap_or_default(),
