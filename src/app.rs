@@ -92,6 +92,31 @@ pub enum ErrorStyle {
     Plain,
 }
 
+impl ErrorStyle {
+    /// The style of a command's errors: workflow commands only where a runner reads them.
+    pub fn for_commands(in_actions: bool) -> Self {
+        if in_actions {
+            Self::Workflow
+        } else {
+            Self::Plain
+        }
+    }
+}
+
+/// The one HTTP client of a run (both hops share it).
+#[allow(
+    clippy::result_large_err,
+    reason = "called once per run; AppError is what every caller returns"
+)]
+fn new_client() -> Result<reqwest::Client, AppError> {
+    http::client(USER_AGENT).map_err(|error| AppError::GitHub {
+        host: "(no request made)".to_owned(),
+        error: error.into(),
+        attempts: 0,
+        retry_after_beyond_budget: None,
+    })
+}
+
 /// Reports `error` and returns exit status 1.
 pub fn fail(
     out: &mut impl Write,
@@ -158,12 +183,7 @@ pub fn run_action(lookup: &dyn Fn(&str) -> Option<String>, out: &mut impl Write)
 /// The action run itself; errors are reported by the caller.
 pub async fn run<W: Write>(config: &Config, log: &Log<'_, W>) -> Result<(), AppError> {
     let deadline = Deadline::after(config.timeout);
-    let client = http::client(USER_AGENT).map_err(|error| AppError::GitHub {
-        host: "(no request made)".to_owned(),
-        error: error.into(),
-        attempts: 0,
-        retry_after_beyond_budget: None,
-    })?;
+    let client = new_client()?;
 
     let current = obtain_id_token(config, &client, log, &deadline).await?;
     log_claims(log, &current.1);
@@ -463,11 +483,7 @@ pub fn run_token(
     stdout: &mut impl Write,
     stderr: &mut impl Write,
 ) -> ExitCode {
-    let style = if in_actions {
-        ErrorStyle::Workflow
-    } else {
-        ErrorStyle::Plain
-    };
+    let style = ErrorStyle::for_commands(in_actions);
     let Ok(runtime) = runtime() else {
         let _ = writeln!(stderr, "error: cannot start the async runtime");
         return ExitCode::FAILURE;
@@ -475,12 +491,7 @@ pub fn run_token(
     let log = Log::new(stderr, in_actions, config.debug);
     let result = runtime.block_on(async {
         let deadline = Deadline::after(config.timeout);
-        let client = http::client(USER_AGENT).map_err(|error| AppError::GitHub {
-            host: "(no request made)".to_owned(),
-            error: error.into(),
-            attempts: 0,
-            retry_after_beyond_budget: None,
-        })?;
+        let client = new_client()?;
         let current = RefCell::new(obtain_id_token(config, &client, &log, &deadline).await?);
         exchange(
             config,
@@ -528,11 +539,7 @@ pub fn run_explain(
     stdout: &mut impl Write,
     stderr: &mut impl Write,
 ) -> ExitCode {
-    let style = if in_actions {
-        ErrorStyle::Workflow
-    } else {
-        ErrorStyle::Plain
-    };
+    let style = ErrorStyle::for_commands(in_actions);
     let Ok(runtime) = runtime() else {
         let _ = writeln!(stderr, "error: cannot start the async runtime");
         return ExitCode::FAILURE;
@@ -540,12 +547,7 @@ pub fn run_explain(
     let log = Log::new(stderr, in_actions, false);
     let result = runtime.block_on(async {
         let deadline = Deadline::after(config.inner.timeout);
-        let client = http::client(USER_AGENT).map_err(|error| AppError::GitHub {
-            host: "(no request made)".to_owned(),
-            error: error.into(),
-            attempts: 0,
-            retry_after_beyond_budget: None,
-        })?;
+        let client = new_client()?;
         let (token, claims) = obtain_id_token(&config.inner, &client, &log, &deadline).await?;
         let verification = explain::verify_issuer(&client, &token, &claims, &deadline).await;
         let lines = explain::report_lines(

@@ -167,11 +167,7 @@ pub fn main_with(
         }
     };
     let in_actions = lookup("GITHUB_ACTIONS").as_deref() == Some("true");
-    let style = if in_actions {
-        ErrorStyle::Workflow
-    } else {
-        ErrorStyle::Plain
-    };
+    let style = ErrorStyle::for_commands(in_actions);
     match cli.command {
         None => app::run_action(lookup, stdout),
         Some(Command::Token(args)) => match exchange_config(&args.exchange, lookup) {
