@@ -47,9 +47,14 @@ impl<'a, W: Write> Log<'a, W> {
         }
     }
 
-    /// A plain line; any line break a server put into it is folded.
+    /// A plain line, made inert for the runner's command parsers (it may quote server text).
     pub fn say(&self, line: &str) {
-        let _ = writeln!(self.out.borrow_mut(), "{}", line.replace(['\r', '\n'], " "));
+        let _ = runner::plain(*self.out.borrow_mut(), line);
+    }
+
+    /// A `::warning` annotation.
+    pub fn warning(&self, message: &str) {
+        let _ = runner::warning(*self.out.borrow_mut(), message);
     }
 
     /// A `::debug::` line, only with `RUNNER_DEBUG=1`.
@@ -108,8 +113,8 @@ impl ErrorStyle {
     clippy::result_large_err,
     reason = "called once per run; AppError is what every caller returns"
 )]
-fn new_client() -> Result<reqwest::Client, AppError> {
-    http::client(USER_AGENT).map_err(|error| AppError::GitHub {
+fn new_client(config: &Config) -> Result<reqwest::Client, AppError> {
+    http::client(USER_AGENT, &config.network).map_err(|error| AppError::GitHub {
         host: "(no request made)".to_owned(),
         error: error.into(),
         attempts: 0,
@@ -136,7 +141,7 @@ pub fn fail(
             let _ = runner::error(out, ERROR_TITLE, &message);
         }
         ErrorStyle::Plain => {
-            let _ = writeln!(out, "error: {}", message.replace(['\r', '\n'], " "));
+            let _ = runner::plain(out, &format!("error: {message}"));
         }
     }
     let hints = error::hints(error, config);
@@ -147,7 +152,7 @@ pub fn fail(
         let _ = runner::write_inert(out, &hints);
     } else {
         for hint in hints {
-            let _ = writeln!(out, "{}", hint.replace(['\r', '\n'], " "));
+            let _ = runner::plain(out, &hint);
         }
     }
     let _ = out.flush();
@@ -183,7 +188,7 @@ pub fn run_action(lookup: &dyn Fn(&str) -> Option<String>, out: &mut impl Write)
 /// The action run itself; errors are reported by the caller.
 pub async fn run<W: Write>(config: &Config, log: &Log<'_, W>) -> Result<(), AppError> {
     let deadline = Deadline::after(config.timeout);
-    let client = new_client()?;
+    let client = new_client(config)?;
 
     let current = obtain_id_token(config, &client, log, &deadline).await?;
     log_claims(log, &current.1);
@@ -205,8 +210,18 @@ pub async fn run<W: Write>(config: &Config, log: &Log<'_, W>) -> Result<(), AppE
     .await?;
     // Mask first: nothing else happens to the access token before the runner knows to hide it.
     log.mask(&token.token);
-    let mut extra = Vec::with_capacity(config.scopes.len());
+    let mut extra: Vec<(crate::config::NamedScope, AccessToken)> =
+        Vec::with_capacity(config.scopes.len());
     for named in &config.scopes {
+        // One request per distinct scope: a `scopes` entry may repeat `scope` or another entry.
+        let known = std::iter::once((config.scope.as_str(), &token))
+            .chain(extra.iter().map(|(n, t)| (n.scope.as_str(), t)))
+            .find(|(scope, _)| *scope == named.scope)
+            .map(|(_, token)| token.clone());
+        if let Some(token) = known {
+            extra.push((named.clone(), token));
+            continue;
+        }
         let token = exchange(
             config,
             &named.scope,
@@ -237,8 +252,8 @@ pub async fn run<W: Write>(config: &Config, log: &Log<'_, W>) -> Result<(), AppE
                 &outputs::summary_markdown(config, &presented, &issued),
             )
         {
-            log.say(&format!(
-                "::warning::could not write the step summary ({error}); outputs were written"
+            log.warning(&format!(
+                "could not write the step summary ({error}); outputs were written"
             ));
         }
     }
@@ -322,9 +337,7 @@ async fn explain_in_action<W: Write>(
         .filter(|_| config.summary)
         && let Err(error) = outputs::write_summary(path, &explain::report_markdown(&lines))
     {
-        log.say(&format!(
-            "::warning::could not write the step summary ({error})"
-        ));
+        log.warning(&format!("could not write the step summary ({error})"));
     }
     verification.map(|_| ()).map_err(|error| AppError::Explain {
         error,
@@ -372,12 +385,11 @@ pub async fn obtain_id_token<W: Write>(
         }
         IdTokenSource::File { path, origin } => {
             // Read afresh every time: projected service-account tokens are rotated in place.
-            let text = std::fs::read_to_string(path).map_err(|source| AppError::IdTokenFile {
+            read_token_file(path, deadline).map_err(|source| AppError::IdTokenFile {
                 origin,
                 path: path.display().to_string(),
                 source,
-            })?;
-            Secret::new(text.trim().to_owned())
+            })?
         }
         IdTokenSource::Env { token, .. } => token.clone(),
     };
@@ -387,6 +399,55 @@ pub async fn obtain_id_token<W: Write>(
         source,
     })?;
     Ok((token, claims))
+}
+
+/// The most an ID token file may hold: a JWT is a few KiB, so anything larger is not one.
+pub const TOKEN_FILE_LIMIT: usize = 64 * 1024;
+
+/// Reads an ID token file: at most [`TOKEN_FILE_LIMIT`] bytes, within the time left in `deadline`
+/// (a FIFO or a stalled network mount must not hang the run), trimmed.
+pub fn read_token_file(path: &std::path::Path, deadline: &Deadline) -> std::io::Result<Secret> {
+    use std::io::{Error, ErrorKind, Read as _};
+    let (sender, receiver) = std::sync::mpsc::channel();
+    let owned = path.to_owned();
+    // A blocking read on its own thread, so the wait can end; the thread dies with the process.
+    std::thread::spawn(move || {
+        let read = || -> std::io::Result<zeroize::Zeroizing<Vec<u8>>> {
+            // Room for one byte past the limit, so a too-large file is seen without reallocating
+            // (a reallocation would leave an unzeroed copy of the token behind).
+            let mut bytes = zeroize::Zeroizing::new(Vec::with_capacity(TOKEN_FILE_LIMIT + 1));
+            std::fs::File::open(&owned)?
+                .take(TOKEN_FILE_LIMIT as u64 + 1)
+                .read_to_end(&mut bytes)?;
+            Ok(bytes)
+        };
+        let _ = sender.send(read());
+    });
+    let bytes = match receiver.recv_timeout(deadline.remaining()) {
+        Ok(read) => read?,
+        Err(_) => {
+            return Err(Error::new(
+                ErrorKind::TimedOut,
+                format!(
+                    "not read within the {}-second budget (timeout-seconds)",
+                    deadline.budget().as_secs()
+                ),
+            ));
+        }
+    };
+    if bytes.len() > TOKEN_FILE_LIMIT {
+        return Err(Error::new(
+            ErrorKind::InvalidData,
+            "larger than 64 KiB, so it holds no ID token",
+        ));
+    }
+    let text = std::str::from_utf8(&bytes).map_err(|_| {
+        Error::new(
+            ErrorKind::InvalidData,
+            "not UTF-8 text, so it holds no ID token",
+        )
+    })?;
+    Ok(Secret::new(text.trim().to_owned()))
 }
 
 /// What an exchange attempt failed with: Entra, or the fresh ID token fetched before it.
@@ -491,7 +552,7 @@ pub fn run_token(
     let log = Log::new(stderr, in_actions, config.debug);
     let result = runtime.block_on(async {
         let deadline = Deadline::after(config.timeout);
-        let client = new_client()?;
+        let client = new_client(config)?;
         let current = RefCell::new(obtain_id_token(config, &client, &log, &deadline).await?);
         exchange(
             config,
@@ -547,7 +608,7 @@ pub fn run_explain(
     let log = Log::new(stderr, in_actions, false);
     let result = runtime.block_on(async {
         let deadline = Deadline::after(config.inner.timeout);
-        let client = new_client()?;
+        let client = new_client(&config.inner)?;
         let (token, claims) = obtain_id_token(&config.inner, &client, &log, &deadline).await?;
         let verification = explain::verify_issuer(&client, &token, &claims, &deadline).await;
         let lines = explain::report_lines(
@@ -573,8 +634,13 @@ pub fn run_explain(
     let stderr = log.into_inner();
     match result {
         Ok((lines, verification)) => {
-            for line in &lines {
-                let _ = writeln!(stdout, "{line}");
+            if in_actions {
+                // Claims and issuer text are not ours: fence them so the runner runs none of it.
+                let _ = runner::write_inert(stdout, &lines);
+            } else {
+                for line in &lines {
+                    let _ = writeln!(stdout, "{line}");
+                }
             }
             let _ = stdout.flush();
             match verification {

@@ -19,10 +19,13 @@ pub struct Claims {
     #[serde(default)]
     pub aud: Audience,
     /// Expiry, Unix seconds.
+    #[serde(default, deserialize_with = "numeric_date")]
     pub exp: Option<i64>,
     /// Not before, Unix seconds.
+    #[serde(default, deserialize_with = "numeric_date")]
     pub nbf: Option<i64>,
     /// Issued at, Unix seconds.
+    #[serde(default, deserialize_with = "numeric_date")]
     pub iat: Option<i64>,
     /// GitHub: the reusable workflow that ran the job.
     pub job_workflow_ref: Option<String>,
@@ -30,6 +33,30 @@ pub struct Claims {
     pub oid: Option<String>,
     /// Entra: tenant ID.
     pub tid: Option<String>,
+}
+
+/// A NumericDate as whole seconds: RFC 7519 §2 allows fractions (`1700000000.5`), which are cut
+/// off; an out-of-range value saturates. Anything but a number is an error.
+pub fn numeric_date_value(value: &serde_json::Value) -> Option<i64> {
+    let number = value.as_number()?;
+    number.as_i64().or_else(|| {
+        number.as_f64().filter(|f| f.is_finite()).map(|f| {
+            // `as` saturates at i64's bounds, which is what an absurd date should do.
+            f.floor() as i64
+        })
+    })
+}
+
+fn numeric_date<'de, D: serde::Deserializer<'de>>(
+    deserializer: D,
+) -> Result<Option<i64>, D::Error> {
+    let value = Option::<serde_json::Value>::deserialize(deserializer)?;
+    match value {
+        None | Some(serde_json::Value::Null) => Ok(None),
+        Some(value) => numeric_date_value(&value)
+            .map(Some)
+            .ok_or_else(|| serde::de::Error::custom("a NumericDate must be a number")),
+    }
 }
 
 /// `aud` is a string or an array of strings.
@@ -112,6 +139,25 @@ mod tests {
             "eyJhbGciOiJSUzI1NiJ9.{}.c2ln",
             URL_SAFE_NO_PAD.encode(payload)
         )
+    }
+
+    #[test]
+    fn fractional_numeric_dates_are_accepted() {
+        let claims = decode_claims(&jwt(
+            r#"{"exp":1700000300.75,"nbf":1699999700.0,"iat":1700000000.5}"#,
+        ))
+        .expect("claims");
+        assert_eq!(claims.exp, Some(1_700_000_300));
+        assert_eq!(claims.nbf, Some(1_699_999_700));
+        assert_eq!(claims.iat, Some(1_700_000_000));
+        assert_eq!(
+            decode_claims(&jwt(r#"{"exp":1e300}"#)).expect("claims").exp,
+            Some(i64::MAX)
+        );
+        assert_eq!(
+            decode_claims(&jwt(r#"{"exp":null}"#)).expect("claims").exp,
+            None
+        );
     }
 
     #[test]

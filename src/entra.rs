@@ -17,8 +17,19 @@ use crate::secret::Secret;
 /// The assertion type for a JWT client assertion (RFC 7523).
 pub const ASSERTION_TYPE: &str = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer";
 
+/// The most characters of server text (an `error_description`) quoted in one log line.
+pub const SERVER_TEXT_LIMIT: usize = 300;
+
+/// `text` cut to `limit` characters, with `…` where it was cut.
+pub fn shorten(text: &str, limit: usize) -> String {
+    match text.char_indices().nth(limit) {
+        Some((at, _)) => format!("{}…", &text[..at]),
+        None => text.to_owned(),
+    }
+}
+
 /// An access token and when it expires.
-#[derive(Debug)]
+#[derive(Clone, Debug)]
 pub struct AccessToken {
     /// The bearer token.
     pub token: Secret,
@@ -62,11 +73,12 @@ impl ErrorBody {
             .collect()
     }
 
-    /// The first line of the description (the trace lines are reported from their own fields).
+    /// The first line of the description (the trace lines are reported from their own fields),
+    /// cut to [`SERVER_TEXT_LIMIT`] characters: it is server text, and it goes into log lines.
     pub fn summary(&self) -> Option<String> {
         let text = self.error_description.as_deref()?;
         let first = text.lines().next()?.trim();
-        (!first.is_empty()).then(|| first.to_owned())
+        (!first.is_empty()).then(|| shorten(first, SERVER_TEXT_LIMIT))
     }
 }
 
@@ -103,6 +115,10 @@ pub enum EntraError {
     /// A 200 that is not a token response: check `authority-host` points at Entra.
     #[error("HTTP 200 without {0}")]
     Malformed(&'static str),
+    /// Entra has been seen answering 200 with no body under load: retried like a 503, reported
+    /// only if it lasts the whole budget.
+    #[error("HTTP 200 with an empty body")]
+    EmptySuccess,
 }
 
 fn describe_body(body: &ErrorBody) -> String {
@@ -142,7 +158,7 @@ impl EntraError {
             Self::Rejected { status, .. }
             | Self::NotJson { status, .. }
             | Self::Redirect { status, .. } => Some(*status),
-            Self::Malformed(_) => Some(200),
+            Self::Malformed(_) | Self::EmptySuccess => Some(200),
             Self::Http(_) => None,
         }
     }
@@ -215,6 +231,12 @@ pub fn parse_response(
     sent_at: i64,
 ) -> Attempt<AccessToken, EntraError> {
     if status.is_success() {
+        if body.iter().all(u8::is_ascii_whitespace) {
+            return Attempt::Retry {
+                error: EntraError::EmptySuccess,
+                retry_after: http::retry_after(headers, std::time::SystemTime::now()),
+            };
+        }
         return Attempt::Done(parse_success(body, sent_at));
     }
     let code = status.as_u16();
@@ -362,6 +384,38 @@ mod tests {
             "{text}"
         );
         assert!(!text.contains("Trace ID"), "{text}");
+    }
+
+    #[test]
+    fn an_empty_200_is_retried() {
+        assert!(matches!(
+            parse(200, ""),
+            Attempt::Retry {
+                error: EntraError::EmptySuccess,
+                ..
+            }
+        ));
+        assert!(matches!(
+            parse(200, " \r\n"),
+            Attempt::Retry {
+                error: EntraError::EmptySuccess,
+                ..
+            }
+        ));
+    }
+
+    #[test]
+    fn a_huge_description_is_cut_for_the_log() {
+        let body = format!(
+            r#"{{"error":"invalid_request","error_description":"AADSTS90002: {}","error_codes":[90002]}}"#,
+            "x".repeat(900_000)
+        );
+        let Attempt::Done(Err(error)) = parse(400, &body) else {
+            panic!("expected a final error");
+        };
+        let text = error.to_string();
+        assert!(text.len() < 400, "{} characters", text.len());
+        assert!(text.ends_with('…'), "{text}");
     }
 
     #[test]

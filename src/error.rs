@@ -139,45 +139,57 @@ pub fn hints(error: &AppError, config: Option<&Config>) -> Vec<String> {
         AppError::Explain { .. } => vec![
             "Entra fetches the issuer's discovery document and keys from the public internet: a GitHub Enterprise Server or custom issuer must be reachable over HTTPS with a publicly trusted certificate, and its keys must sign the token.".to_owned(),
         ],
-        AppError::GitHub { error, host, .. } => github_hints(error, host),
+        AppError::GitHub { error, host, .. } => github_hints(error, host, config),
         AppError::Entra {
-            error, presented, ..
-        } => config.map(|config| entra_hints(error, presented, config)).unwrap_or_default(),
+            error,
+            presented,
+            host,
+            ..
+        } => config
+            .map(|config| entra_hints(error, host, presented, config))
+            .unwrap_or_default(),
         AppError::Output(_) => vec![
             "Nothing was written to GITHUB_OUTPUT or GITHUB_ENV; check that the runner's file-command directory is writable and has space.".to_owned(),
         ],
     }
 }
 
-fn github_hints(error: &GitHubError, host: &str) -> Vec<String> {
+fn github_hints(error: &GitHubError, host: &str, config: Option<&Config>) -> Vec<String> {
     match error {
         GitHubError::Unauthorized(_) => vec![
             "The request token is valid only while this job runs; re-run the job. A step must not override ACTIONS_ID_TOKEN_REQUEST_TOKEN.".to_owned(),
         ],
-        GitHubError::Http(HttpError::Timeout(budget)) => vec![format!(
-            "The GitHub hop ({host}) did not answer within timeout-seconds = {}; raise timeout-seconds or check the runner's network and proxy.",
-            budget.as_secs()
-        )],
-        GitHubError::Http(HttpError::Certificate(_)) => vec![
-            "Behind a TLS-inspecting proxy, set SSL_CERT_FILE (or SSL_CERT_DIR) to a bundle that contains the proxy's CA.".to_owned(),
-        ],
+        GitHubError::Http(http) => network_hints(http, "GitHub hop", host, config),
         _ => Vec::new(),
     }
 }
 
-fn entra_hints(error: &EntraError, presented: &Claims, config: &Config) -> Vec<String> {
+/// What to change when a hop got no usable answer: the budget, the CA bundle, or the proxy.
+fn network_hints(error: &HttpError, hop: &str, host: &str, config: Option<&Config>) -> Vec<String> {
+    match error {
+        HttpError::Timeout(budget) | HttpError::AttemptTimeout { budget, .. } => vec![format!(
+            "The {hop} ({host}) did not answer within timeout-seconds = {}; raise timeout-seconds or check the runner's network and proxy.",
+            budget.as_secs()
+        )],
+        HttpError::Certificate(_) => vec![
+            "Behind a TLS-inspecting proxy, set SSL_CERT_FILE (or SSL_CERT_DIR) to a bundle that contains the proxy's CA. SSL_CERT_DIR alone replaces the system's CAs, so keep the public CAs in it too.".to_owned(),
+        ],
+        HttpError::Proxy(_) => {
+            let proxy = config.and_then(|c| c.network.proxy.as_ref()).map_or_else(
+                || "the proxy (HTTPS_PROXY)".to_owned(),
+                |p| format!("the proxy {} (set by {})", p.host(), p.variable),
+            );
+            vec![format!(
+                "The {hop} ({host}) goes through {proxy}, which refused the tunnel: fix the proxy address or its credentials (http://USER:PASSWORD@HOST:PORT), or add the host to NO_PROXY."
+            )]
+        }
+        _ => Vec::new(),
+    }
+}
+
+fn entra_hints(error: &EntraError, host: &str, presented: &Claims, config: &Config) -> Vec<String> {
     if let EntraError::Http(http) = error {
-        return match http {
-            HttpError::Timeout(budget) => vec![format!(
-                "The Entra hop ({}) did not answer within timeout-seconds = {}; raise timeout-seconds or check the runner's network and proxy.",
-                config.authority_host.host_str().unwrap_or_default(),
-                budget.as_secs()
-            )],
-            HttpError::Certificate(_) => vec![
-                "Behind a TLS-inspecting proxy, set SSL_CERT_FILE (or SSL_CERT_DIR) to a bundle that contains the proxy's CA.".to_owned(),
-            ],
-            _ => Vec::new(),
-        };
+        return network_hints(http, "Entra hop", host, Some(config));
     }
     if error.status() == Some(429) {
         return vec![

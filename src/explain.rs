@@ -138,11 +138,13 @@ async fn fetch_json<T: serde::de::DeserializeOwned>(
                         response.status.as_u16(),
                         excerpt(&response.body)
                     ))),
-                    Err(error @ HttpError::Transport(_)) => Attempt::Retry {
-                        error: error.to_string(),
-                        retry_after: None,
+                    Err(error) => match Attempt::<T, HttpError>::from_transport(error) {
+                        Attempt::Done(result) => Attempt::Done(result.map_err(|e| e.to_string())),
+                        Attempt::Retry { error, retry_after } => Attempt::Retry {
+                            error: error.to_string(),
+                            retry_after,
+                        },
                     },
-                    Err(error) => Attempt::Done(Err(error.to_string())),
                 }
             }
         },
@@ -152,8 +154,12 @@ async fn fetch_json<T: serde::de::DeserializeOwned>(
     result.map_err(|gave_up| gave_up.error)
 }
 
+/// The URL as fetched (port included), without query or fragment.
 fn shown(url: &Url) -> String {
-    format!("{}{}", url.host_str().unwrap_or_default(), url.path())
+    let mut shown = url.clone();
+    shown.set_query(None);
+    shown.set_fragment(None);
+    shown.to_string()
 }
 
 /// Checks the token the way Entra does: issuer discovery, JWKS, RS256 signature by `kid`.
@@ -351,7 +357,7 @@ fn describe_claim(name: &str, value: &Value, now: i64) -> String {
         Value::String(s) => s.escape_debug().to_string(),
         other => other.to_string(),
     };
-    match (name, value.as_i64()) {
+    match (name, crate::claims::numeric_date_value(value)) {
         ("exp", Some(exp)) if exp <= now => {
             format!(
                 "{text} ({}, expired {} s ago)",

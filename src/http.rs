@@ -1,9 +1,11 @@
 //! The HTTP client: HTTPS only, no redirects, capped bodies, a whole-run deadline, and retries.
 //!
-//! One `reqwest` client (rustls, system trust roots honouring `SSL_CERT_FILE`/`SSL_CERT_DIR`,
-//! `HTTPS_PROXY`/`NO_PROXY`) serves both hops. Retry policy (`DESIGN.md` § Network behaviour):
-//! connection errors, timeouts, 408/429/500/502/503/504; exponential backoff with jitter from about
-//! 200 ms; `Retry-After` honoured; never past the deadline.
+//! One `reqwest` client (rustls, system trust roots honouring `SSL_CERT_FILE`/`SSL_CERT_DIR`, the
+//! proxy read and checked by [`crate::config::Network`]) serves both hops. Retry policy: connection
+//! errors, timeouts, 408/429/500/502/503/504; exponential backoff with jitter from about 200 ms;
+//! `Retry-After` honoured; never past the deadline. Each attempt is cut after a third of the budget
+//! (at most 15 s), so one stalled connection is retried instead of spending the whole budget. A
+//! proxy that refuses the tunnel and an untrusted certificate are configuration errors: not retried.
 
 use std::error::Error as _;
 use std::future::Future;
@@ -22,6 +24,8 @@ pub const MAX_ATTEMPTS: u32 = 10;
 const FIRST_BACKOFF: Duration = Duration::from_millis(200);
 const MAX_BACKOFF: Duration = Duration::from_secs(10);
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+/// The longest one attempt may take, whatever the budget.
+const MAX_ATTEMPT_TIME: Duration = Duration::from_secs(15);
 
 /// The end of the whole run's time budget.
 #[derive(Clone, Copy, Debug)]
@@ -48,6 +52,11 @@ impl Deadline {
     pub fn budget(&self) -> Duration {
         self.budget
     }
+
+    /// How long one attempt may take: a third of the budget, at most 15 s.
+    pub fn attempt_limit(&self) -> Duration {
+        (self.budget / 3).min(MAX_ATTEMPT_TIME)
+    }
 }
 
 /// A response read to the end (within [`BODY_LIMIT`]).
@@ -68,6 +77,21 @@ pub enum HttpError {
     /// Raise `timeout-seconds`, or check the endpoint's health and any proxy in between.
     #[error("no answer within the {}-second budget (timeout-seconds)", .0.as_secs())]
     Timeout(Duration),
+    /// One attempt got no answer in time and was abandoned; retried while the budget lasts.
+    #[error(
+        "no answer within {:.1} s, the limit of one attempt (a third of the {}-second budget, timeout-seconds, and at most 15 s)",
+        .limit.as_secs_f64(),
+        .budget.as_secs()
+    )]
+    AttemptTimeout {
+        /// The per-attempt limit that ran out.
+        limit: Duration,
+        /// The whole budget.
+        budget: Duration,
+    },
+    /// The proxy would not open a tunnel (407, 403, refused, …): fix HTTPS_PROXY/ALL_PROXY or add the host to NO_PROXY.
+    #[error("the proxy did not open a tunnel ({0})")]
+    Proxy(String),
     /// The server's certificate is not trusted: on runners behind TLS inspection, point SSL_CERT_FILE at the proxy's CA bundle.
     #[error("TLS certificate not trusted ({0})")]
     Certificate(String),
@@ -84,33 +108,72 @@ pub enum HttpError {
 
 impl HttpError {
     fn retryable(&self) -> bool {
-        matches!(self, Self::Transport(_))
+        matches!(self, Self::Transport(_) | Self::AttemptTimeout { .. })
+    }
+
+    /// Whether the request ran out of time (the whole budget or one attempt's share of it).
+    pub fn is_timeout(&self) -> bool {
+        matches!(self, Self::Timeout(_) | Self::AttemptTimeout { .. })
     }
 }
 
-/// Builds the one client used for both hops.
-pub fn client(user_agent: &str) -> Result<reqwest::Client, HttpError> {
-    reqwest::Client::builder()
+/// Builds the one client used for both hops, with the proxy `network` names (if any).
+pub fn client(
+    user_agent: &str,
+    network: &crate::config::Network,
+) -> Result<reqwest::Client, HttpError> {
+    let mut builder = reqwest::Client::builder()
         .user_agent(user_agent)
         .redirect(reqwest::redirect::Policy::none())
         .https_only(true)
         .connect_timeout(CONNECT_TIMEOUT)
-        .build()
-        .map_err(|e| HttpError::Build(describe(&e)))
+        // The proxy variables were read and checked once, with the rest of the configuration:
+        // reqwest's own reading would ignore a malformed value and not bypass IPs for `NO_PROXY=*`.
+        .no_proxy();
+    if let Some(proxy) = &network.proxy {
+        let proxy = reqwest::Proxy::https(proxy.url.as_str())
+            .map_err(|e| HttpError::Build(describe(&e)))?
+            .no_proxy(
+                network
+                    .no_proxy
+                    .as_deref()
+                    .and_then(reqwest::NoProxy::from_string),
+            );
+        builder = builder.proxy(proxy);
+    }
+    builder.build().map_err(|e| HttpError::Build(describe(&e)))
 }
 
-/// Sends one request and reads the body, within the deadline and [`BODY_LIMIT`].
+/// Sends one request and reads the body, within the attempt's share of the deadline and [`BODY_LIMIT`].
 pub async fn send(request: RequestBuilder, deadline: &Deadline) -> Result<Response, HttpError> {
     let remaining = deadline.remaining();
     if remaining.is_zero() {
         return Err(HttpError::Timeout(deadline.budget()));
     }
+    let limit = deadline.attempt_limit().min(remaining);
+    let ran_out = || {
+        if limit >= remaining {
+            HttpError::Timeout(deadline.budget())
+        } else {
+            HttpError::AttemptTimeout {
+                limit,
+                budget: deadline.budget(),
+            }
+        }
+    };
+    let classify = |error: &reqwest::Error| {
+        if error.is_timeout() {
+            ran_out()
+        } else {
+            classify(error)
+        }
+    };
     let exchange = async {
         let mut response = request
-            .timeout(remaining)
+            .timeout(limit)
             .send()
             .await
-            .map_err(|e| classify(&e, deadline))?;
+            .map_err(|e| classify(&e))?;
         let status = response.status();
         let headers = std::mem::take(response.headers_mut());
         if response
@@ -125,7 +188,7 @@ pub async fn send(request: RequestBuilder, deadline: &Deadline) -> Result<Respon
                 .unwrap_or(BODY_LIMIT)
                 .min(BODY_LIMIT),
         ));
-        while let Some(chunk) = response.chunk().await.map_err(|e| classify(&e, deadline))? {
+        while let Some(chunk) = response.chunk().await.map_err(|e| classify(&e))? {
             let needed = body.len() + chunk.len();
             if needed > BODY_LIMIT {
                 return Err(HttpError::BodyTooLarge);
@@ -146,17 +209,19 @@ pub async fn send(request: RequestBuilder, deadline: &Deadline) -> Result<Respon
             body,
         })
     };
-    tokio::time::timeout(remaining, exchange)
+    tokio::time::timeout(limit, exchange)
         .await
-        .unwrap_or(Err(HttpError::Timeout(deadline.budget())))
+        .unwrap_or_else(|_| Err(ran_out()))
 }
 
-fn classify(error: &reqwest::Error, deadline: &Deadline) -> HttpError {
+fn classify(error: &reqwest::Error) -> HttpError {
     let text = describe(error);
-    if error.is_timeout() && deadline.remaining().is_zero() {
-        HttpError::Timeout(deadline.budget())
-    } else if error.is_builder() {
+    if error.is_builder() {
         HttpError::Build(text)
+    } else if text.contains("tunnel error") {
+        // Every proxied HTTPS request goes through a CONNECT tunnel: its failures (407, 403,
+        // a refused proxy port) are the proxy's, and retrying will not change its mind.
+        HttpError::Proxy(text)
     } else if text.contains("certificate") || text.contains("UnknownIssuer") {
         HttpError::Certificate(text)
     } else {

@@ -75,6 +75,19 @@ pub fn output_pairs(config: &Config, issued: &Issued<'_>) -> Vec<(String, String
     pairs
 }
 
+/// Every variable `export-sdk-env` may set (the subscription ones only when a subscription is given).
+pub const SDK_ENV_NAMES: &[&str] = &[
+    "AZURE_CLIENT_ID",
+    "AZURE_TENANT_ID",
+    "AZURE_SUBSCRIPTION_ID",
+    "AZURE_AUTHORITY_HOST",
+    "ARM_USE_OIDC",
+    "ARM_CLIENT_ID",
+    "ARM_TENANT_ID",
+    "ARM_SUBSCRIPTION_ID",
+    "ARM_ENVIRONMENT",
+];
+
 /// The non-secret settings `export-sdk-env` hands to Azure SDKs, the Azure CLI and Terraform's
 /// azurerm/azuread providers, so they can mint their own tokens from the runner past this token's hour.
 pub fn sdk_env_pairs(config: &Config) -> Vec<(&'static str, String)> {

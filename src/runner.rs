@@ -48,6 +48,33 @@ pub fn debug(out: &mut impl Write, message: &str) -> io::Result<()> {
     writeln!(out, "::debug::{}", escape_data(message))
 }
 
+/// Writes a `::warning` annotation.
+pub fn warning(out: &mut impl Write, message: &str) -> io::Result<()> {
+    writeln!(out, "::warning::{}", escape_data(message))
+}
+
+/// Makes `line` a plain log line that neither of the runner's command parsers reads as a command.
+///
+/// The runner first tries `::name::` at the start of the (left-trimmed) line, then falls back to the
+/// legacy `##[name]` form, which it finds **anywhere** in the line. A line that carries server text
+/// (a retry reason, a body excerpt) could otherwise run `##[stop-commands]x`, after which the runner
+/// prints every later `::add-mask::` as plain text, token included. So: line breaks are folded, every
+/// `##[` becomes `## [`, and a leading `::` becomes `: :`.
+pub fn neutralize(line: &str) -> String {
+    let folded = line.replace(['\r', '\n'], " ").replace("##[", "## [");
+    let indent = folded.len() - folded.trim_start().len();
+    if folded[indent..].starts_with("::") {
+        format!("{}: :{}", &folded[..indent], &folded[indent + 2..])
+    } else {
+        folded
+    }
+}
+
+/// Writes `line` as a plain log line (see [`neutralize`]).
+pub fn plain(out: &mut impl Write, line: &str) -> io::Result<()> {
+    writeln!(out, "{}", neutralize(line))
+}
+
 /// Writes `lines` so that the runner executes none of them as workflow commands.
 ///
 /// Used for any text that came from a server or a token; the token is random per call.
@@ -143,6 +170,18 @@ mod tests {
             String::from_utf8(out).expect("utf8"),
             "::error title=azure-oidc-token::bad%0A::add-mask::x\n"
         );
+    }
+
+    #[test]
+    fn plain_lines_carry_no_command_for_either_parser() {
+        assert_eq!(
+            neutralize("retry: ##[stop-commands]x"),
+            "retry: ## [stop-commands]x"
+        );
+        assert_eq!(neutralize("###[x]"), "### [x]");
+        assert_eq!(neutralize("  ::add-mask::x"), "  : :add-mask::x");
+        assert_eq!(neutralize("a\r\n::warning::b"), "a  ::warning::b");
+        assert_eq!(neutralize("plain text"), "plain text");
     }
 
     #[test]

@@ -781,3 +781,180 @@ fn writes_no_file_but_the_runners() {
         "the trace saw no write: {trace}"
     );
 }
+
+/// A 503 (or 429) whose body holds a legacy `##[stop-commands]` command: the runner's fallback
+/// parser finds `##[` anywhere in a line, so an unfenced retry line would stop command processing
+/// and the access token's `::add-mask::` would then be logged as plain text.
+fn legacy_command_in_a_retry_body(hop: Hop, status: u16, debug: bool) {
+    let emulator = emulator();
+    let body = "busy ##[stop-commands]pwned ##[set-env name=NODE_OPTIONS;]--require=/tmp/x";
+    emulator.script(
+        hop,
+        vec![Fault::Status {
+            status,
+            retry_after: None,
+            body: body.to_owned(),
+            content_type: "text/plain".to_owned(),
+        }],
+    );
+    let mut step = Step::new(&emulator);
+    if debug {
+        step = step.with("RUNNER_DEBUG", "1");
+    }
+    let outcome = step.run_checked();
+    outcome.assert_succeeded();
+    // The retry line is there (so the body was quoted), and the runner reads no command in it.
+    let retry = outcome
+        .stdout
+        .lines()
+        .find(|l| l.contains("retrying"))
+        .unwrap_or_else(|| panic!("no retry line:\n{}", outcome.stdout));
+    assert!(retry.contains("stop-commands"), "{retry}");
+    assert_eq!(support::parse_legacy_command(retry), None, "{retry}");
+    // What the runner would do with the whole log: every mask registered, no token shown.
+    let log = support::RunnerLog::replay(&outcome.stdout, &outcome.stderr);
+    let token = outcome.outputs()["access-token"].clone();
+    assert!(
+        log.masks().contains(&token),
+        "the access token mask never took effect"
+    );
+}
+
+#[test]
+fn legacy_command_in_an_entra_503_body_cannot_stop_masking() {
+    legacy_command_in_a_retry_body(Hop::Entra, 503, false);
+}
+
+#[test]
+fn legacy_command_in_an_entra_429_body_cannot_stop_masking_with_debug() {
+    legacy_command_in_a_retry_body(Hop::Entra, 429, true);
+}
+
+#[test]
+fn legacy_command_in_a_github_503_body_cannot_stop_masking() {
+    legacy_command_in_a_retry_body(Hop::GitHub, 503, false);
+}
+
+#[test]
+fn legacy_command_in_a_github_503_body_cannot_stop_masking_with_debug() {
+    legacy_command_in_a_retry_body(Hop::GitHub, 503, true);
+}
+
+#[test]
+fn legacy_command_in_a_final_entra_error_stays_inert() {
+    let emulator = emulator();
+    let body = entra_error_body(
+        "invalid_request",
+        &[900_023],
+        "AADSTS900023: bad ##[stop-commands]pwned tenant",
+        "0a0a0a0a-0000-4000-8000-000000000001",
+        "0b0b0b0b-0000-4000-8000-000000000002",
+    );
+    emulator.script(
+        Hop::Entra,
+        vec![Fault::Status {
+            status: 400,
+            retry_after: None,
+            body,
+            content_type: "application/json".to_owned(),
+        }],
+    );
+    let outcome = Step::new(&emulator).run_checked();
+    outcome.assert_failed();
+    let log = support::RunnerLog::replay(&outcome.stdout, &outcome.stderr);
+    assert!(!log.stopped(), "{}", outcome.stdout);
+}
+
+#[test]
+fn a_scope_named_twice_is_requested_once() {
+    let emulator = emulator();
+    let outcome = Step::new(&emulator)
+        .with(
+            "INPUT_SCOPES",
+            "arm=https://management.azure.com/.default\ngraph=https://graph.microsoft.com\ngraph2=https://graph.microsoft.com/.default",
+        )
+        .run_checked();
+    outcome.assert_succeeded();
+    assert_eq!(
+        emulator.requests(Hop::Entra),
+        2,
+        "one request per distinct scope"
+    );
+    let outputs = outcome.outputs();
+    assert_eq!(outputs["arm-access-token"], outputs["access-token"]);
+    assert_eq!(
+        outputs["graph2-access-token"],
+        outputs["graph-access-token"]
+    );
+    assert_ne!(outputs["graph-access-token"], outputs["access-token"]);
+    assert_eq!(outputs["arm-expires-on"], outputs["expires-on"]);
+}
+
+#[test]
+fn export_env_clashing_with_export_sdk_env_is_refused_before_any_request() {
+    let emulator = emulator();
+    let outcome = Step::new(&emulator)
+        .with("INPUT_EXPORT-ENV", "ARM_CLIENT_ID")
+        .with("INPUT_EXPORT-SDK-ENV", "true")
+        .run_checked();
+    let message = outcome.assert_failed();
+    assert!(
+        message.contains("export-env")
+            && message.contains("ARM_CLIENT_ID")
+            && message.contains("export-sdk-env"),
+        "{message}"
+    );
+    assert_eq!(total_requests(&emulator), 0);
+}
+
+#[test]
+fn a_huge_error_description_is_cut_in_the_log() {
+    let emulator = emulator();
+    let body = entra_error_body(
+        "invalid_request",
+        &[90_002],
+        &format!("Tenant '{}' not found.", "x".repeat(900_000)),
+        "0a0a0a0a-0000-4000-8000-000000000001",
+        "0b0b0b0b-0000-4000-8000-000000000002",
+    );
+    emulator.script(
+        Hop::Entra,
+        vec![Fault::Status {
+            status: 400,
+            retry_after: None,
+            body,
+            content_type: "application/json".to_owned(),
+        }],
+    );
+    let outcome = Step::new(&emulator).run_checked();
+    outcome.assert_failed();
+    // Every line but the ID token's mask line: server text is cut to a few hundred characters.
+    let longest = outcome
+        .stdout
+        .lines()
+        .filter(|l| !l.starts_with("::add-mask::"))
+        .map(str::len)
+        .max()
+        .unwrap_or(0);
+    assert!(longest < 1_000, "a {longest}-character log line");
+    assert!(
+        outcome
+            .stdout
+            .contains("0a0a0a0a-0000-4000-8000-000000000001")
+    );
+}
+
+#[test]
+fn the_entra_timeout_hint_names_the_host_with_its_port() {
+    let emulator = emulator();
+    emulator.script(Hop::Entra, (0..20).map(|_| Fault::Hang).collect());
+    let outcome = Step::new(&emulator)
+        .with("INPUT_TIMEOUT-SECONDS", "1")
+        .run_checked();
+    outcome.assert_failed();
+    let hint = format!(
+        "The Entra hop (127.0.0.1:{}) did not answer within timeout-seconds = 1",
+        emulator.port()
+    );
+    assert!(outcome.stdout.contains(&hint), "{}", outcome.stdout);
+}

@@ -736,3 +736,133 @@ fn help_and_version_read_well() {
         format!("azure-oidc-token {}\n", env!("CARGO_PKG_VERSION"))
     );
 }
+
+// ---------------------------------------------------------------------------------------------
+// Hardening: token files, fractional dates, explain inside Actions
+
+#[test]
+fn token_file_larger_than_64_kib_is_refused_at_once() {
+    let emulator = emulator();
+    let flags = exchange_flags(&emulator);
+    let mut args = vec!["token", "--id-token-file", "/dev/zero"];
+    args.extend(flags.iter().map(String::as_str));
+    let outcome = cli(&emulator, &args, &[]);
+    assert_eq!(outcome.code, Some(1), "{}", outcome.stderr);
+    assert!(
+        outcome.stderr.contains("/dev/zero") && outcome.stderr.contains("larger than 64 KiB"),
+        "{}",
+        outcome.stderr
+    );
+    assert!(outcome.elapsed < std::time::Duration::from_secs(3));
+    assert_eq!(support::total_requests(&emulator), 0);
+}
+
+#[test]
+fn token_file_that_never_delivers_fails_within_the_budget() {
+    let emulator = emulator();
+    let dir = tempfile::tempdir().unwrap();
+    let fifo = dir.path().join("fifo");
+    let made = Command::new("mkfifo").arg(&fifo).status().unwrap();
+    assert!(made.success(), "mkfifo");
+    let flags = exchange_flags(&emulator);
+    let mut args = vec![
+        "token",
+        "--timeout-seconds",
+        "2",
+        "--id-token-file",
+        fifo.to_str().unwrap(),
+    ];
+    args.extend(flags.iter().map(String::as_str));
+    let outcome = cli(&emulator, &args, &[]);
+    assert_eq!(outcome.code, Some(1), "{}", outcome.stderr);
+    assert!(
+        outcome
+            .stderr
+            .contains("not read within the 2-second budget"),
+        "{}",
+        outcome.stderr
+    );
+    assert!(outcome.elapsed < std::time::Duration::from_secs(5));
+}
+
+#[test]
+fn fractional_numeric_dates_reach_entra() {
+    let emulator = emulator();
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs_f64();
+    let token = emulator.mint_id_token(
+        "api://AzureADTokenExchange",
+        Map::from_iter([
+            ("iat".to_owned(), Value::from(now - 10.5)),
+            ("nbf".to_owned(), Value::from(now - 70.25)),
+            ("exp".to_owned(), Value::from(now + 290.75)),
+        ]),
+    );
+    let flags = exchange_flags(&emulator);
+    let mut args = vec!["token", "--id-token-env", "OIDC_TOKEN"];
+    args.extend(flags.iter().map(String::as_str));
+    let outcome = cli(&emulator, &args, &[("OIDC_TOKEN", &token)]);
+    assert_eq!(outcome.code, Some(0), "{}", outcome.stderr);
+    assert_eq!(emulator.successes(Hop::Entra), 1);
+}
+
+#[test]
+fn explain_inside_actions_fences_claims() {
+    let emulator = emulator();
+    let token = emulator.mint_id_token(
+        "api://AzureADTokenExchange",
+        Map::from_iter([
+            ("::warning::x".to_owned(), Value::from("::error::y")),
+            ("note".to_owned(), Value::from("##[stop-commands]z")),
+        ]),
+    );
+    let outcome = cli(
+        &emulator,
+        &["explain", "--id-token-env", "OIDC_TOKEN"],
+        &[("OIDC_TOKEN", &token), ("GITHUB_ACTIONS", "true")],
+    );
+    assert_eq!(
+        outcome.code,
+        Some(0),
+        "{}{}",
+        outcome.stdout,
+        outcome.stderr
+    );
+    assert!(
+        outcome.stdout.contains("::warning::x"),
+        "{}",
+        outcome.stdout
+    );
+    let log = support::RunnerLog::replay(&outcome.stdout, &outcome.stderr);
+    // Besides the ID token's mask: only the fence and its end ran, no claim became a command.
+    let names: Vec<&str> = log
+        .processed
+        .iter()
+        .map(|c| c.name.as_str())
+        .filter(|name| *name != "add-mask")
+        .collect();
+    assert_eq!(names.len(), 2, "only the fence and its end: {names:?}");
+    assert_eq!(names[0], "stop-commands");
+    assert!(!log.stopped());
+    assert!(!outcome.stdout.contains(&token));
+}
+
+#[test]
+fn explain_names_the_discovery_url_with_its_port() {
+    let emulator = emulator();
+    emulator.script(Hop::Discovery, vec![Fault::status(404)]);
+    let token = emulator.mint_id_token("api://AzureADTokenExchange", Map::new());
+    let outcome = cli(
+        &emulator,
+        &["explain", "--id-token-env", "OIDC_TOKEN"],
+        &[("OIDC_TOKEN", &token)],
+    );
+    assert_eq!(outcome.code, Some(1));
+    let expected = format!(
+        "https://127.0.0.1:{}/.well-known/openid-configuration",
+        emulator.port()
+    );
+    assert!(outcome.stderr.contains(&expected), "{}", outcome.stderr);
+}

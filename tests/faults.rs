@@ -76,6 +76,42 @@ const CATALOGUE: &[(&str, Case)] = &[
     ("slow_drip_beyond_the_budget_times_out", drip_beyond_budget),
     ("github_hang_times_out_naming_the_hop", github_hang),
     ("entra_hang_times_out_naming_the_hop", entra_hang),
+    (
+        "stalled_first_github_attempt_is_abandoned_and_retried",
+        stalled_github_then_success,
+    ),
+    (
+        "stalled_first_entra_attempt_is_abandoned_and_retried",
+        stalled_entra_then_success,
+    ),
+    // Proxies and trust settings: configuration errors, failed fast
+    ("proxy_407_fails_fast_naming_the_proxy", proxy_407),
+    ("proxy_403_fails_fast_naming_the_proxy", proxy_403),
+    ("refused_proxy_port_fails_fast", proxy_refused),
+    (
+        "unsupported_proxy_scheme_is_refused_before_any_request",
+        proxy_socks,
+    ),
+    (
+        "malformed_proxy_url_is_refused_before_any_request",
+        proxy_malformed,
+    ),
+    ("no_proxy_star_bypasses_ip_literal_hosts", no_proxy_star),
+    (
+        "unreadable_ssl_cert_file_is_refused_before_any_request",
+        unreadable_cert_file,
+    ),
+    ("ssl_cert_dir_with_ssl_cert_file_works", cert_dir_and_file),
+    // Server text
+    (
+        "legacy_command_in_a_github_retry_body_is_inert",
+        legacy_command_github,
+    ),
+    (
+        "legacy_command_in_an_entra_retry_body_is_inert",
+        legacy_command_entra,
+    ),
+    ("empty_200_from_entra_is_retried", empty_200_then_success),
     // Throttling and server errors
     (
         "5xx_and_408_storm_without_retry_after_recovers",
@@ -595,12 +631,15 @@ fn drip_within_budget() -> Verdict {
 
 fn drip_beyond_budget() -> Verdict {
     let emulator = emulator();
+    // Every attempt drips: each is cut at its share of the budget and retried until none is left.
     emulator.script(
         Hop::Entra,
-        vec![Fault::Drip {
-            chunk: 1,
-            every: Duration::from_millis(100),
-        }],
+        (0..20)
+            .map(|_| Fault::Drip {
+                chunk: 1,
+                every: Duration::from_millis(100),
+            })
+            .collect(),
     );
     let step = step(&emulator, 2);
     let outcome = step.run_checked();
@@ -614,7 +653,7 @@ fn drip_beyond_budget() -> Verdict {
 
 fn github_hang() -> Verdict {
     let emulator = emulator();
-    emulator.script(Hop::GitHub, vec![Fault::Hang]);
+    emulator.script(Hop::GitHub, (0..20).map(|_| Fault::Hang).collect());
     let step = step(&emulator, 1);
     let outcome = step.run_checked();
     assert_failed_with(
@@ -628,7 +667,7 @@ fn github_hang() -> Verdict {
 
 fn entra_hang() -> Verdict {
     let emulator = emulator();
-    emulator.script(Hop::Entra, vec![Fault::Hang]);
+    emulator.script(Hop::Entra, (0..20).map(|_| Fault::Hang).collect());
     let step = step(&emulator, 2);
     let outcome = step.run_checked();
     assert_failed_with(
@@ -1175,5 +1214,256 @@ fn unwritable_summary() -> Verdict {
     let outcome = step.run_checked();
     assert_succeeded_fully(&step, &outcome, &last_access_token(&emulator));
     assert!(outcome.stdout.contains("::warning::"), "{}", outcome.stdout);
+    Held
+}
+
+// ---------------------------------------------------------------------------------------------
+// Stalled attempts
+
+/// One attempt may take a third of the budget: a first attempt that never answers is abandoned
+/// and the second one succeeds, well within the budget.
+fn stalled_then_success(hop: Hop) -> Verdict {
+    let emulator = emulator();
+    emulator.script(hop, vec![Fault::Hang]);
+    let step = step(&emulator, 6);
+    let outcome = step.run_checked();
+    assert_succeeded_fully(&step, &outcome, &last_access_token(&emulator));
+    assert_eq!(
+        emulator.requests(hop),
+        2,
+        "one abandoned attempt, one answered"
+    );
+    // Abandoned after about a third of the 6-second budget, not at its end.
+    assert!(
+        outcome.elapsed >= Duration::from_millis(1900) && outcome.elapsed < Duration::from_secs(5),
+        "took {:?}",
+        outcome.elapsed
+    );
+    assert!(
+        outcome.stdout.contains("the limit of one attempt"),
+        "{}",
+        outcome.stdout
+    );
+    Held
+}
+
+fn stalled_github_then_success() -> Verdict {
+    stalled_then_success(Hop::GitHub)
+}
+
+fn stalled_entra_then_success() -> Verdict {
+    stalled_then_success(Hop::Entra)
+}
+
+// ---------------------------------------------------------------------------------------------
+// Proxies and trust settings
+
+/// A loopback "proxy" that answers every CONNECT with `reply` and counts the connections.
+fn fake_proxy(reply: &'static str) -> (u16, std::sync::Arc<AtomicUsize>) {
+    use std::io::{BufRead as _, BufReader, Write as _};
+    let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let count = std::sync::Arc::new(AtomicUsize::new(0));
+    let seen = count.clone();
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(mut stream) = stream else { return };
+            seen.fetch_add(1, Ordering::SeqCst);
+            let mut reader = BufReader::new(stream.try_clone().unwrap());
+            let mut line = String::new();
+            // Read the CONNECT request head, then answer.
+            while reader.read_line(&mut line).is_ok_and(|n| n > 0) {
+                if line == "\r\n" {
+                    break;
+                }
+                line.clear();
+            }
+            let _ = stream.write_all(reply.as_bytes());
+        }
+    });
+    (port, count)
+}
+
+fn proxy_refuses(reply: &'static str, expected: &str) -> Verdict {
+    let emulator = emulator();
+    let (port, connections) = fake_proxy(reply);
+    let step = step(&emulator, 30).with(
+        "HTTPS_PROXY",
+        &format!("http://user:s3cret@127.0.0.1:{port}"),
+    );
+    let outcome = step.run_checked();
+    let message = assert_failed_with(
+        &step,
+        &outcome,
+        &["GitHub ID token endpoint", "proxy", expected],
+    );
+    assert!(
+        !outcome.stdout.contains("s3cret"),
+        "the proxy password was printed"
+    );
+    assert!(
+        outcome
+            .stdout
+            .contains(&format!("127.0.0.1:{port} (set by HTTPS_PROXY)")),
+        "the hint names the proxy and its variable:\n{}",
+        outcome.stdout
+    );
+    assert!(
+        outcome.elapsed < Duration::from_secs(5),
+        "retried: {message}"
+    );
+    assert_eq!(connections.load(Ordering::SeqCst), 1, "not retried");
+    assert_eq!(total_requests(&emulator), 0);
+    Held
+}
+
+fn proxy_407() -> Verdict {
+    proxy_refuses(
+        "HTTP/1.1 407 Proxy Authentication Required\r\nProxy-Authenticate: Basic realm=\"corp\"\r\nContent-Length: 0\r\n\r\n",
+        "proxy authorization required",
+    )
+}
+
+fn proxy_403() -> Verdict {
+    proxy_refuses(
+        "HTTP/1.1 403 Forbidden\r\nContent-Length: 0\r\n\r\n",
+        "unsuccessful",
+    )
+}
+
+fn proxy_refused() -> Verdict {
+    let emulator = emulator();
+    let port = closed_port();
+    let step = step(&emulator, 30).with("HTTPS_PROXY", &format!("127.0.0.1:{port}"));
+    let outcome = step.run_checked();
+    assert_failed_with(&step, &outcome, &["GitHub ID token endpoint", "proxy"]);
+    assert!(outcome.elapsed < Duration::from_secs(5), "retried");
+    assert!(outcome.stdout.contains("NO_PROXY"), "{}", outcome.stdout);
+    Held
+}
+
+/// A configuration error read before any request: one line naming `variable`, nothing sent.
+fn refused_before_any_request(step: &Step<'_>, variable: &str, parts: &[&str]) {
+    let outcome = step.run_checked();
+    let message = outcome.assert_failed();
+    assert!(message.starts_with(variable), "{message}");
+    for part in parts {
+        assert!(message.contains(part), "expected {part:?} in: {message}");
+    }
+    assert_eq!(total_requests(step.emulator), 0);
+    assert!(outcome.elapsed < Duration::from_secs(3));
+}
+
+fn proxy_socks() -> Verdict {
+    let emulator = emulator();
+    let step = step(&emulator, 30).with("ALL_PROXY", "socks5://127.0.0.1:1080");
+    refused_before_any_request(&step, "ALL_PROXY", &["socks5://", "http://"]);
+    Held
+}
+
+fn proxy_malformed() -> Verdict {
+    let emulator = emulator();
+    let step = step(&emulator, 30).with("https_proxy", "http://[bad");
+    refused_before_any_request(
+        &step,
+        "https_proxy",
+        &["not a valid proxy URL", "http://HOST:PORT"],
+    );
+    Held
+}
+
+/// `NO_PROXY=*` bypasses every host, the emulator's `127.0.0.1` included: the (refused) proxy
+/// is never tried.
+fn no_proxy_star() -> Verdict {
+    let emulator = emulator();
+    let step = step(&emulator, 10)
+        .with(
+            "HTTPS_PROXY",
+            &format!("http://127.0.0.1:{}", closed_port()),
+        )
+        .with("NO_PROXY", "*");
+    let outcome = step.run_checked();
+    assert_succeeded_fully(&step, &outcome, &last_access_token(&emulator));
+    Held
+}
+
+fn unreadable_cert_file() -> Verdict {
+    let emulator = emulator();
+    let step = step(&emulator, 30);
+    let missing = step.dir.path().join("no-such-bundle.pem");
+    let step = step.with("SSL_CERT_FILE", missing.to_str().unwrap());
+    refused_before_any_request(&step, "SSL_CERT_FILE", &["cannot be read", "PEM bundle"]);
+    Held
+}
+
+/// `SSL_CERT_DIR` replaces the system's CAs (OpenSSL's rule, which rustls-native-certs follows);
+/// with `SSL_CERT_FILE` beside it, both are trusted.
+fn cert_dir_and_file() -> Verdict {
+    let emulator = emulator();
+    let step = step(&emulator, 10);
+    let dir = step.dir.path().join("certs");
+    std::fs::create_dir(&dir).unwrap();
+    std::fs::write(dir.join("other.pem"), self::emulator().ca_pem()).unwrap();
+    let step = step.with("SSL_CERT_DIR", dir.to_str().unwrap());
+    let outcome = step.run_checked();
+    assert_succeeded_fully(&step, &outcome, &last_access_token(&emulator));
+    // And a directory that cannot be read is named before any request.
+    let emulator = self::emulator();
+    let step = self::step(&emulator, 10);
+    let missing = step.dir.path().join("missing-certs");
+    let step = step.with("SSL_CERT_DIR", missing.to_str().unwrap());
+    refused_before_any_request(&step, "SSL_CERT_DIR", &["cannot be read as a directory"]);
+    Held
+}
+
+// ---------------------------------------------------------------------------------------------
+// Server text
+
+/// A retryable answer whose body holds a legacy `##[stop-commands]` command: the run succeeds and
+/// the runner, replayed line by line with both parsers, keeps processing commands and shows no
+/// token (`run_checked` replays every case's output that way).
+fn legacy_command_in_retry_body(hop: Hop) -> Verdict {
+    let emulator = emulator();
+    emulator.script(
+        hop,
+        vec![Fault::Status {
+            status: 503,
+            retry_after: None,
+            body: "down ##[stop-commands]pwned".to_owned(),
+            content_type: "text/plain".to_owned(),
+        }],
+    );
+    let step = step(&emulator, 10);
+    let outcome = step.run_checked();
+    assert_succeeded_fully(&step, &outcome, &last_access_token(&emulator));
+    assert!(
+        outcome.stdout.contains("stop-commands]pwned"),
+        "{}",
+        outcome.stdout
+    );
+    assert!(!support::RunnerLog::replay(&outcome.stdout, &outcome.stderr).stopped());
+    Held
+}
+
+fn legacy_command_github() -> Verdict {
+    legacy_command_in_retry_body(Hop::GitHub)
+}
+
+fn legacy_command_entra() -> Verdict {
+    legacy_command_in_retry_body(Hop::Entra)
+}
+
+fn empty_200_then_success() -> Verdict {
+    let emulator = emulator();
+    emulator.script(Hop::Entra, vec![bytes_fault(200, "application/json", b"")]);
+    let step = step(&emulator, 10);
+    let outcome = step.run_checked();
+    assert_succeeded_fully(&step, &outcome, &last_access_token(&emulator));
+    assert_eq!(emulator.requests(Hop::Entra), 2);
+    assert!(
+        outcome.stdout.contains("HTTP 200 with an empty body"),
+        "{}",
+        outcome.stdout
+    );
     Held
 }

@@ -38,27 +38,37 @@ pub fn entra_error_body(
         }
         _ => description.to_owned(),
     };
-    let mut body = Map::new();
-    body.insert("error".into(), json!(error));
-    body.insert(
-        "error_description".into(),
-        json!(format!(
-            "{text}\r\nTrace ID: {trace_id}\r\nCorrelation ID: {correlation_id}\r\nTimestamp: {timestamp}"
-        )),
+    // Entra's field order (serde_json's map would sort the keys): error, error_description,
+    // error_codes, timestamp, trace_id, correlation_id, error_uri.
+    let description = format!(
+        "{text}\r\nTrace ID: {trace_id}\r\nCorrelation ID: {correlation_id}\r\nTimestamp: {timestamp}"
     );
-    body.insert("error_codes".into(), json!(codes));
-    body.insert("timestamp".into(), json!(timestamp));
-    body.insert("trace_id".into(), json!(trace_id));
-    body.insert("correlation_id".into(), json!(correlation_id));
+    let mut fields = vec![
+        ("error", json!(error)),
+        ("error_description", json!(description)),
+        ("error_codes", json!(codes)),
+        ("timestamp", json!(timestamp)),
+        ("trace_id", json!(trace_id)),
+        ("correlation_id", json!(correlation_id)),
+    ];
     if let Some(code) = first {
-        body.insert(
-            "error_uri".into(),
+        fields.push((
+            "error_uri",
             json!(format!(
                 "https://login.microsoftonline.com/error?code={code}"
             )),
-        );
+        ));
     }
-    Value::Object(body).to_string()
+    ordered_json(&fields)
+}
+
+/// A JSON object with its fields in the order given, as Entra writes them.
+pub fn ordered_json(fields: &[(&str, Value)]) -> String {
+    let members: Vec<String> = fields
+        .iter()
+        .map(|(name, value)| format!("{}:{value}", json!(name)))
+        .collect();
+    format!("{{{}}}", members.join(","))
 }
 
 /// A rejection: HTTP status, OAuth `error`, AADSTS code and message.
@@ -90,16 +100,16 @@ fn missing(name: &str) -> Reject {
 /// Handles one token request.
 pub(crate) fn token(state: &State, request: &Request, raw_tenant: &str) -> Response {
     let trace_id = uuid::Uuid::new_v4().hyphenated().to_string();
-    // Entra echoes the caller's request id as the correlation id when it is a GUID.
-    let correlation_id = ["client-request-id", "x-ms-client-request-id"]
-        .iter()
-        .filter_map(|h| request.header(h))
-        .find_map(|v| uuid::Uuid::parse_str(v.trim()).ok())
+    // Entra echoes the caller's `client-request-id` (and uses it as the correlation id) when it is
+    // a GUID; `x-ms-client-request-id` is not what it reads.
+    let correlation_id = request
+        .header("client-request-id")
+        .and_then(|v| uuid::Uuid::parse_str(v.trim()).ok())
         .unwrap_or_else(uuid::Uuid::new_v4)
         .hyphenated()
         .to_string();
     let response = match check(state, request, raw_tenant) {
-        Ok(body) => Response::json(200, &body),
+        Ok(body) => Response::new(200, "application/json; charset=utf-8", body.into_bytes()),
         Err(r) => Response::new(
             r.status,
             "application/json; charset=utf-8",
@@ -236,7 +246,7 @@ pub(crate) fn tenant_discovery(state: &State, request: &Request, raw_tenant: &st
 }
 
 /// Every check of the grant, in Entra's order; `Ok` is the success body.
-fn check(state: &State, request: &Request, raw_tenant: &str) -> Result<Value, Reject> {
+fn check(state: &State, request: &Request, raw_tenant: &str) -> Result<String, Reject> {
     // 1. The tenant segment.
     known_tenant(state, raw_tenant)?;
     if request.method != "POST" {
@@ -494,8 +504,9 @@ fn verify_assertion(state: &State, app: &App, assertion: &str) -> Result<(), Rej
     let nbf = numeric(&jws.claims, "nbf");
     let valid_from = nbf.or_else(|| numeric(&jws.claims, "iat")).unwrap_or(exp);
     if now >= exp || nbf.is_some_and(|nbf| nbf > now + NBF_SKEW_SECS) {
+        // Entra answers this one with 401, like the other assertion failures (Azure/login#180).
         return Err(reject(
-            400,
+            401,
             "invalid_client",
             700_024,
             format!(
@@ -548,7 +559,8 @@ fn matching_credential<'a>(
                     "invalid_client",
                     7_002_138,
                     format!(
-                        "No matching federated identity record found for presented assertion subject '{sub}'. The subject matches with case-insensitive comparison, but not with case-sensitive comparison. {CHECK_FIC} {WIF_DOC}"
+                        // Wording as Entra sends it since 2025 (e.g. Azure/login#515).
+                        "No matching federated identity record found for presented assertion subject '{sub}'. The subject matches with case-insensitive comparison, but not with case-sensitive comparison. Check your federated identity credential Subject, Audience and Issuer against the presented assertion. See documentation at: {WIF_DOC}. See breaking change notification and remediation at: https://learn.microsoft.com/en-us/entra/identity-platform/reference-breaking-changes#august-2024."
                     ),
                 )
             } else {
@@ -557,7 +569,9 @@ fn matching_credential<'a>(
                     "invalid_client",
                     700_213,
                     format!(
-                        "No matching federated identity record found for presented assertion subject '{sub}'. Please note that matching is done using a case-sensitive comparison. Check your federated identity credential Subject, Audience and Issuer against the presented assertion. {WIF_DOC}"
+                        // Wording as Entra sends it since 2025 (e.g. dotnet/maui#31978,
+                        // Azure/azure-workload-identity#1200): it no longer mentions case.
+                        "No matching federated identity record found for presented assertion subject '{sub}'. Check your federated identity credential Subject, Audience and Issuer against the presented assertion. {WIF_DOC}"
                     ),
                 )
             },
@@ -579,7 +593,7 @@ fn matching_credential<'a>(
 }
 
 /// The success body with a fresh app-only access token for `resource`.
-fn issue(state: &State, app: &App, resource: &str) -> Value {
+fn issue(state: &State, app: &App, resource: &str) -> String {
     let now = clock::now();
     let lifetime = i64::try_from(state.access_token_lifetime_secs).unwrap_or(i64::MAX / 2);
     let sts = format!("https://sts.windows.net/{}/", state.tenant_id);
@@ -608,10 +622,11 @@ fn issue(state: &State, app: &App, resource: &str) -> Value {
         _ => String::new(),
     };
     state.add_issued_access_token(&token);
-    json!({
-        "token_type": "Bearer",
-        "expires_in": state.access_token_lifetime_secs,
-        "ext_expires_in": state.access_token_lifetime_secs,
-        "access_token": token,
-    })
+    // Entra's field order.
+    ordered_json(&[
+        ("token_type", json!("Bearer")),
+        ("expires_in", json!(state.access_token_lifetime_secs)),
+        ("ext_expires_in", json!(state.access_token_lifetime_secs)),
+        ("access_token", json!(token)),
+    ])
 }

@@ -426,9 +426,10 @@ async fn assertion_errors() -> TestResult {
     let mut expired = Map::new();
     expired.insert("exp".into(), json!(clock::now() - 10));
     let assertion = emulator.mint_id_token(FIC_AUDIENCE, expired);
+    // Real Entra answers AADSTS700024 with 401, like the other assertion failures.
     let d = assert_entra_error(
         &exchange(&client, &emulator, &assertion).await?,
-        400,
+        401,
         "invalid_client",
         700_024,
     );
@@ -442,7 +443,7 @@ async fn assertion_errors() -> TestResult {
     let assertion = emulator.mint_id_token(FIC_AUDIENCE, future);
     assert_entra_error(
         &exchange(&client, &emulator, &assertion).await?,
-        400,
+        401,
         "invalid_client",
         700_024,
     );
@@ -993,4 +994,33 @@ async fn stats_count_requests_and_real_successes_per_hop() -> TestResult {
     assert_eq!(emulator.successes(Hop::GitHub), 1);
     assert_eq!(emulator.successes(Hop::Entra), 1);
     Ok(())
+}
+
+#[test]
+fn error_bodies_keep_entras_field_order() {
+    let body = crate::entra_error_body(
+        "invalid_client",
+        &[700_213],
+        "No matching federated identity record found.",
+        "11111111-0000-4000-8000-000000000000",
+        "22222222-0000-4000-8000-000000000000",
+    );
+    let positions: Vec<usize> = [
+        "\"error\":",
+        "\"error_description\":",
+        "\"error_codes\":",
+        "\"timestamp\":",
+        "\"trace_id\":",
+        "\"correlation_id\":",
+        "\"error_uri\":",
+    ]
+    .iter()
+    .map(|key| {
+        body.find(key)
+            .unwrap_or_else(|| panic!("{key} missing: {body}"))
+    })
+    .collect();
+    assert!(positions.windows(2).all(|w| w[0] < w[1]), "{body}");
+    let parsed: Value = serde_json::from_str(&body).expect("valid JSON");
+    assert_eq!(parsed["error_codes"], json!([700_213]));
 }

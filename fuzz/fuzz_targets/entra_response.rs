@@ -1,5 +1,6 @@
 //! Entra's answers: any status, `Retry-After` and body give a token, a final error or a retry,
-//! never a panic; retryable statuses always retry; errors can be put into words.
+//! never a panic; the statuses the contract names (408, 429, 500, 502, 503, 504) and an empty 2xx
+//! always retry, any other 2xx is final; errors can be put into words.
 //!
 //! Input layout: 2 bytes status (100 + n % 900), 1 byte `Retry-After` length, that many bytes of
 //! `Retry-After`, then the body.
@@ -8,7 +9,8 @@
 use std::time::{Duration, SystemTime};
 
 use azure_oidc_token::entra::parse_response;
-use azure_oidc_token::http::{Attempt, retry_after, retryable_status};
+use azure_oidc_token::entra::EntraError;
+use azure_oidc_token::http::{Attempt, retry_after};
 use libfuzzer_sys::fuzz_target;
 use reqwest::StatusCode;
 use reqwest::header::{HeaderMap, HeaderValue, RETRY_AFTER};
@@ -41,7 +43,17 @@ fuzz_target!(|data: &[u8]| {
             }
         }
     }
-    if retryable_status(status) {
+    // The contract's values, not the code's own classifier.
+    if [408, 429, 500, 502, 503, 504].contains(&code) {
         assert!(matches!(attempt, Attempt::Retry { .. }), "{code}");
+    }
+    if status.is_success() {
+        let empty = body.iter().all(u8::is_ascii_whitespace);
+        assert_eq!(
+            matches!(attempt, Attempt::Retry { error: EntraError::EmptySuccess, .. }),
+            empty,
+            "{code}"
+        );
+        assert!(empty || matches!(attempt, Attempt::Done(_)), "{code}");
     }
 });

@@ -21,8 +21,8 @@ use azure_oidc_emulator::{Emulator, Hop};
     reason = "each test binary uses its own part of the runner's rules"
 )]
 pub use runner_rules::{
-    Command as WorkflowCommand, parse_command, parse_file_commands, unescape_data,
-    unescape_property,
+    Command as WorkflowCommand, RunnerLog, parse_command, parse_file_commands,
+    parse_legacy_command, unescape_data, unescape_property,
 };
 
 /// The binary under test.
@@ -377,6 +377,7 @@ pub fn assert_no_secret_in_streams(
             }
         }
     }
+    assert_runner_shows_no_secret(secrets, outcome);
     if !export_env {
         for (_, encoded) in &forms {
             for form in encoded {
@@ -399,6 +400,55 @@ pub fn assert_no_secret_in_streams(
             }
         }
     }
+}
+
+/// Replays the step's output through the runner's command processing ([`RunnerLog`]: both command
+/// parsers, `stop-commands` fences, the masker) and checks what the runner would do with it: no
+/// secret is shown in the log, only the commands this action writes ran (no `set-output`, `set-env`,
+/// `add-path`, …), every fence was closed by the token that opened it, and processing is not left
+/// stopped (a stopped runner would print a later `::add-mask::` line, token and all).
+pub fn assert_runner_shows_no_secret(secrets: &[String], outcome: &Outcome) {
+    let log = RunnerLog::replay(&outcome.stdout, &outcome.stderr);
+    for line in &log.shown {
+        for secret in secrets {
+            assert!(
+                !line.contains(secret.as_str()),
+                "the runner would show a secret in the log: {line}\nstdout:\n{}",
+                outcome.stdout
+            );
+        }
+    }
+    let mut open_fence: Option<String> = None;
+    for command in &log.processed {
+        let name = command.name.to_ascii_lowercase();
+        if let Some(token) = open_fence.take() {
+            assert!(
+                name.eq_ignore_ascii_case(&token),
+                "a command ran inside a fence: {command:?}"
+            );
+            continue;
+        }
+        match name.as_str() {
+            "stop-commands" => {
+                assert!(
+                    command.data.starts_with("inert") && command.data.len() > 20,
+                    "a stop-commands fence not opened by this action: {command:?}\nstdout:\n{}",
+                    outcome.stdout
+                );
+                open_fence = Some(command.data.clone());
+            }
+            "add-mask" | "debug" | "error" | "warning" => {}
+            _ => panic!(
+                "the runner would run a command this action never writes: {command:?}\nstdout:\n{}",
+                outcome.stdout
+            ),
+        }
+    }
+    assert!(
+        !log.stopped() && open_fence.is_none(),
+        "command processing is left stopped at the end of the step:\n{}",
+        outcome.stdout
+    );
 }
 
 /// No secret, in any encoded form, in any file under `root` (recursively) other than `allowed`:
