@@ -75,6 +75,10 @@ pub struct TokenArgs {
     /// Print only the access token (for `$(…)`), not JSON
     #[arg(long)]
     pub raw: bool,
+    /// Write the access token to FILE (mode 0600, atomically, no trailing newline) and print the
+    /// JSON without it
+    #[arg(long, value_name = "FILE", conflicts_with = "raw")]
+    pub output: Option<std::path::PathBuf>,
 }
 
 /// `explain` arguments.
@@ -170,10 +174,24 @@ pub fn main_with(
     let style = ErrorStyle::for_commands(in_actions);
     match cli.command {
         None => app::run_action(lookup, stdout),
-        Some(Command::Token(args)) => match exchange_config(&args.exchange, lookup) {
-            Ok(config) => app::run_token(&config, args.raw, in_actions, stdout, stderr),
-            Err(error) => app::fail(stderr, &AppError::from(error), None, style),
-        },
+        Some(Command::Token(args)) => {
+            if let Some(Err(error)) = args.output.as_deref().map(crate::token_file::check) {
+                // Before any request: a token nobody can store is not worth fetching.
+                let _ = writeln!(stderr, "error: {error}");
+                return ExitCode::FAILURE;
+            }
+            match exchange_config(&args.exchange, lookup) {
+                Ok(config) => app::run_token(
+                    &config,
+                    args.raw,
+                    args.output.as_deref(),
+                    in_actions,
+                    stdout,
+                    stderr,
+                ),
+                Err(error) => app::fail(stderr, &AppError::from(error), None, style),
+            }
+        }
         Some(Command::Explain(args)) => {
             let client_id = args
                 .exchange

@@ -1,5 +1,6 @@
-//! The README's examples are real: every YAML snippet parses, and every use of this action names only
-//! inputs and outputs that `action.yml` declares (plus the `<name>-…` outputs its `scopes` create).
+//! The examples are real: every YAML snippet of the README and docs/, and every workflow in
+//! examples/workflows/, parses, and every use of this action names only inputs and outputs that
+//! `action.yml` declares (plus the `<name>-…` outputs its `scopes` create).
 
 #![allow(clippy::unwrap_used)] // tests: a failed unwrap is a failed test
 
@@ -25,11 +26,39 @@ fn action() -> (BTreeSet<String>, BTreeSet<String>) {
     (keys(&docs[0]["inputs"]), keys(&docs[0]["outputs"]))
 }
 
-/// The fenced ```yaml blocks of the README.
+/// The fenced ```yaml blocks of the README and of every page under `docs/`, and every workflow
+/// under `examples/workflows/` (whole).
 fn yaml_blocks() -> Vec<String> {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    let mut pages = vec![README.to_owned()];
+    let mut blocks = Vec::new();
+    let mut dirs = vec![root.join("docs"), root.join("examples/workflows")];
+    while let Some(dir) = dirs.pop() {
+        let Ok(entries) = std::fs::read_dir(&dir) else {
+            continue;
+        };
+        for entry in entries {
+            let path = entry.unwrap().path();
+            let text = || std::fs::read_to_string(&path).unwrap();
+            match path.extension().and_then(|e| e.to_str()) {
+                _ if path.is_dir() => dirs.push(path.clone()),
+                Some("md") => pages.push(text()),
+                Some("yml" | "yaml") => blocks.push(text()),
+                _ => {}
+            }
+        }
+    }
+    for page in &pages {
+        blocks.extend(markdown_yaml_blocks(page));
+    }
+    blocks
+}
+
+/// The fenced ```yaml blocks of one Markdown page.
+fn markdown_yaml_blocks(page: &str) -> Vec<String> {
     let mut blocks = Vec::new();
     let mut current: Option<String> = None;
-    for line in README.lines() {
+    for line in page.lines() {
         match &mut current {
             None if line.trim_start().starts_with("```yaml") => current = Some(String::new()),
             Some(block) if line.trim_start().starts_with("```") => {
