@@ -220,6 +220,17 @@ pub fn main_with(
         Some(Command::FederatedCredential(args)) => match federated_credential(&args) {
             Ok(text) => {
                 let _ = stdout.write_all(text.as_bytes());
+                let sovereign = Cloud::parse(&args.environment_cloud)
+                    .is_some_and(|cloud| cloud.audience() != Cloud::AzureCloud.audience());
+                if sovereign && args.audience.is_none() {
+                    // Terraform's providers always ask GitHub for the public cloud's audience.
+                    let _ = writeln!(
+                        stderr,
+                        "note: Terraform's azurerm/azuread providers (export-sdk-env) request audience {} in every cloud: for them, also create this credential with --audience {}",
+                        Cloud::AzureCloud.audience(),
+                        Cloud::AzureCloud.audience()
+                    );
+                }
                 ExitCode::SUCCESS
             }
             Err(message) => {

@@ -637,6 +637,62 @@ fn restore_drill_checks_the_staging_account_before_restoring() {
     }
 }
 
+#[test]
+fn restore_drill_fails_on_a_missing_staging_account_or_no_recovery_point() {
+    let emulator = emulator_with(Backup {
+        storage_accounts: Vec::new(),
+        ..restore_backup()
+    });
+    let ran = run_workflow(&emulator, "restore-drill.yml", &[]);
+    let step = script(&ran);
+    assert_eq!(step.code, Some(1), "{step:#?}");
+    let errors = step.errors();
+    assert!(
+        errors[0].contains("staging storage account: GET https://127.0.0.1:")
+            && errors[0].contains("answered HTTP 404 (ResourceNotFound:"),
+        "{}",
+        errors[0]
+    );
+
+    let emulator = emulator_with(Backup {
+        recovery_points: Vec::new(),
+        ..restore_backup()
+    });
+    let ran = run_workflow(&emulator, "restore-drill.yml", &[]);
+    let step = script(&ran);
+    assert_eq!(step.code, Some(1), "{step:#?}");
+    assert!(
+        step.errors()[0].contains("recovery points: the item has none yet: run a backup first"),
+        "{}",
+        step.stdout
+    );
+    assert!(emulator.arm_requests().iter().all(|r| r.method == "GET"));
+}
+
+#[test]
+fn backup_script_names_an_unreachable_arm_endpoint() {
+    let emulator = emulator_with(Backup::default());
+    // A port nothing listens on.
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let endpoint = format!("https://127.0.0.1:{}", closed.local_addr().unwrap().port());
+    drop(closed);
+    let ran = run_workflow(
+        &emulator,
+        "backup-on-demand.yml",
+        &[("ARM_ENDPOINT", &endpoint)],
+    );
+    let step = script(&ran);
+    assert_eq!(step.code, Some(1), "{step:#?}");
+    assert!(
+        step.errors()[0].contains(
+            "failed before any HTTP answer (see curl's message above): check ARM_ENDPOINT"
+        ),
+        "{}",
+        step.stdout
+    );
+    assert!(step.stderr.contains("curl: (7)"), "{}", step.stderr);
+}
+
 /// The scripts the workflows call exist where the workflows say, are executable, and the docs
 /// include them.
 #[test]

@@ -69,7 +69,7 @@ arm() {
   case $code in
     401) hint="ARM refused the token: pass this job's fresh access-token output in TOKEN (ARM scope, 60 to 90 minutes valid)" ;;
     403) hint="give the identity $role (role assignments take a few minutes to apply)" ;;
-    404) hint="check VAULT_ID and ITEM (the protected item's path inside the vault)" ;;
+    404) hint="no such resource: check the IDs in the step's env (VAULT_ID, ITEM: the protected item's path inside the vault)" ;;
     429) hint="ARM still throttled after retries: run again later" ;;
     *) hint="see Azure's message" ;;
   esac

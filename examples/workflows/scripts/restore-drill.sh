@@ -39,7 +39,7 @@ fi
 [ -n "$source_vm" ] || fail "protected item: no properties.sourceResourceId: set SOURCE_VM_ID"
 
 arm GET "$VAULT_ID/$ITEM/recoveryPoints?$API" "recovery points" "Backup Operator on the vault"
-point=$(jq -r '.value | max_by(.properties.recoveryPointTime) | .name // empty' "$WORK/body")
+point=$(jq -r '.value // [] | max_by(.properties.recoveryPointTime) | .name // empty' "$WORK/body")
 [ -n "$point" ] || fail "recovery points: the item has none yet: run a backup first"
 point_time=$(jq -r --arg p "$point" '.value[] | select(.name == $p) | .properties.recoveryPointTime' "$WORK/body")
 echo "restoring recovery point $point ($point_time) of $(basename "$source_vm") in $region"
