@@ -195,3 +195,71 @@ fn readme_snippets_parse_and_use_only_real_inputs_and_outputs() {
         "only {uses_checked} uses of the action were checked"
     );
 }
+
+/// Every `run:` script of the examples (README, docs/, examples/workflows/).
+fn run_scripts() -> Vec<String> {
+    fn walk(node: &Yaml, found: &mut Vec<String>) {
+        match node {
+            Yaml::Hash(hash) => {
+                for (key, value) in hash {
+                    match (key.as_str(), value.as_str()) {
+                        (Some("run"), Some(script)) => found.push(script.to_owned()),
+                        _ => walk(value, found),
+                    }
+                }
+            }
+            Yaml::Array(items) => items.iter().for_each(|item| walk(item, found)),
+            _ => {}
+        }
+    }
+    let mut found = Vec::new();
+    for block in yaml_blocks() {
+        for doc in YamlLoader::load_from_str(&block).unwrap() {
+            walk(&doc, &mut found);
+        }
+    }
+    found
+}
+
+/// `line` without its quoted parts (a `|` inside a jq filter is not a pipe).
+fn unquoted(line: &str) -> String {
+    let mut out = String::new();
+    let mut quote: Option<char> = None;
+    for c in line.chars() {
+        match (quote, c) {
+            (None, '\'' | '"') => quote = Some(c),
+            (Some(q), c) if c == q => quote = None,
+            (None, c) => out.push(c),
+            _ => {}
+        }
+    }
+    out
+}
+
+/// GitHub runs `run:` with `bash -e` and no pipefail: a `curl` whose failure is hidden in a pipe, or
+/// that does not fail on an HTTP error, lets the step pass when Azure said no.
+#[test]
+fn every_curl_in_a_run_step_fails_the_step_when_azure_says_no() {
+    let scripts = run_scripts();
+    let mut curls = 0;
+    for script in &scripts {
+        let joined = script.replace("\\\n", " ");
+        for line in joined.lines().filter(|l| l.contains("curl ")) {
+            curls += 1;
+            assert!(
+                line.contains("--fail-with-body") || line.contains("--fail "),
+                "a curl that does not fail on HTTP errors: {line}"
+            );
+            let bare = unquoted(line).replace("||", "");
+            assert!(
+                !bare.contains('|') || script.contains("pipefail"),
+                "a curl in a pipe hides its failure under bash -e: {line}"
+            );
+            assert!(
+                !line.trim_start().starts_with("local "),
+                "`local x=$(curl …)` hides the failure: {line}"
+            );
+        }
+    }
+    assert!(curls >= 5, "only {curls} curl calls found in run: steps");
+}
