@@ -220,16 +220,8 @@ pub fn main_with(
         Some(Command::FederatedCredential(args)) => match federated_credential(&args) {
             Ok(text) => {
                 let _ = stdout.write_all(text.as_bytes());
-                let sovereign = Cloud::parse(&args.environment_cloud)
-                    .is_some_and(|cloud| cloud.audience() != Cloud::AzureCloud.audience());
-                if sovereign && args.audience.is_none() {
-                    // Terraform's providers always ask GitHub for the public cloud's audience.
-                    let _ = writeln!(
-                        stderr,
-                        "note: Terraform's azurerm/azuread providers (export-sdk-env) request audience {} in every cloud: for them, also create this credential with --audience {}",
-                        Cloud::AzureCloud.audience(),
-                        Cloud::AzureCloud.audience()
-                    );
+                if let Some(note) = terraform_audience_note(&args) {
+                    let _ = writeln!(stderr, "{note}");
                 }
                 ExitCode::SUCCESS
             }
@@ -331,4 +323,17 @@ pub fn federated_credential(args: &FederatedCredentialArgs) -> Result<String, St
         FormatArg::Terraform => Format::Terraform,
     };
     Ok(fic::render(&credentials, format, args.client_id.as_deref()))
+}
+
+/// In a sovereign cloud without `--audience`: Terraform's azurerm/azuread providers ask GitHub for
+/// the public cloud's audience in every cloud (hashicorp/go-azure-sdk `github_oidc_authorizer.go`),
+/// so the credential printed (the cloud's audience) does not serve them; say how to get the one that does.
+pub fn terraform_audience_note(args: &FederatedCredentialArgs) -> Option<String> {
+    let public = Cloud::AzureCloud.audience();
+    let sovereign = Cloud::parse(&args.environment_cloud).is_some_and(|c| c.audience() != public);
+    (sovereign && args.audience.is_none()).then(|| {
+        format!(
+            "note: Terraform's azurerm/azuread providers (export-sdk-env) request audience {public} in every cloud: for them, also create this credential with --audience {public}"
+        )
+    })
 }
