@@ -536,10 +536,12 @@ pub async fn exchange<W: Write>(
 }
 
 /// `azure-oidc-token token`: the exchange for use outside the action; prints JSON or the raw token
-/// on `stdout`, errors on `stderr`. Inside GitHub Actions the token is also masked.
+/// on `stdout` (with `output`, writes the token to that file instead and prints the JSON without it),
+/// errors on `stderr`. Inside GitHub Actions the token is also masked.
 pub fn run_token(
     config: &Config,
     raw: bool,
+    output: Option<&std::path::Path>,
     in_actions: bool,
     stdout: &mut impl Write,
     stderr: &mut impl Write,
@@ -573,7 +575,21 @@ pub fn run_token(
     if in_actions {
         let _ = runner::add_mask(stderr, &token.token);
     }
-    let printed = if raw {
+    if let Some(path) = output
+        && let Err(error) = crate::token_file::write(path, token.token.expose_secret())
+    {
+        let _ = writeln!(stderr, "error: {error}");
+        return ExitCode::FAILURE;
+    }
+    let printed = if output.is_some() {
+        // The token went to the file; stdout (often a log) gets only what is not secret.
+        let json = serde_json::json!({
+            "token_type": "Bearer",
+            "expires_on": token.expires_on,
+            "expires_at": outputs::rfc3339(token.expires_on),
+        });
+        writeln!(stdout, "{json}")
+    } else if raw {
         writeln!(stdout, "{}", token.token.expose_secret())
     } else {
         let json = serde_json::json!({

@@ -75,6 +75,10 @@ pub struct TokenArgs {
     /// Print only the access token (for `$(…)`), not JSON
     #[arg(long)]
     pub raw: bool,
+    /// Write the access token to FILE (mode 0600, atomically, no trailing newline) and print the
+    /// JSON without it
+    #[arg(long, value_name = "FILE", conflicts_with = "raw")]
+    pub output: Option<std::path::PathBuf>,
 }
 
 /// `explain` arguments.
@@ -170,10 +174,24 @@ pub fn main_with(
     let style = ErrorStyle::for_commands(in_actions);
     match cli.command {
         None => app::run_action(lookup, stdout),
-        Some(Command::Token(args)) => match exchange_config(&args.exchange, lookup) {
-            Ok(config) => app::run_token(&config, args.raw, in_actions, stdout, stderr),
-            Err(error) => app::fail(stderr, &AppError::from(error), None, style),
-        },
+        Some(Command::Token(args)) => {
+            if let Some(Err(error)) = args.output.as_deref().map(crate::token_file::check) {
+                // Before any request: a token nobody can store is not worth fetching.
+                let _ = writeln!(stderr, "error: {error}");
+                return ExitCode::FAILURE;
+            }
+            match exchange_config(&args.exchange, lookup) {
+                Ok(config) => app::run_token(
+                    &config,
+                    args.raw,
+                    args.output.as_deref(),
+                    in_actions,
+                    stdout,
+                    stderr,
+                ),
+                Err(error) => app::fail(stderr, &AppError::from(error), None, style),
+            }
+        }
         Some(Command::Explain(args)) => {
             let client_id = args
                 .exchange
@@ -202,6 +220,9 @@ pub fn main_with(
         Some(Command::FederatedCredential(args)) => match federated_credential(&args) {
             Ok(text) => {
                 let _ = stdout.write_all(text.as_bytes());
+                if let Some(note) = terraform_audience_note(&args) {
+                    let _ = writeln!(stderr, "{note}");
+                }
                 ExitCode::SUCCESS
             }
             Err(message) => {
@@ -302,4 +323,17 @@ pub fn federated_credential(args: &FederatedCredentialArgs) -> Result<String, St
         FormatArg::Terraform => Format::Terraform,
     };
     Ok(fic::render(&credentials, format, args.client_id.as_deref()))
+}
+
+/// In a sovereign cloud without `--audience`: Terraform's azurerm/azuread providers ask GitHub for
+/// the public cloud's audience in every cloud (hashicorp/go-azure-sdk `github_oidc_authorizer.go`),
+/// so the credential printed (the cloud's audience) does not serve them; say how to get the one that does.
+pub fn terraform_audience_note(args: &FederatedCredentialArgs) -> Option<String> {
+    let public = Cloud::AzureCloud.audience();
+    let sovereign = Cloud::parse(&args.environment_cloud).is_some_and(|c| c.audience() != public);
+    (sovereign && args.audience.is_none()).then(|| {
+        format!(
+            "note: Terraform's azurerm/azuread providers (export-sdk-env) request audience {public} in every cloud: for them, also create this credential with --audience {public}"
+        )
+    })
 }

@@ -16,3 +16,4 @@ pub mod http;
 pub mod outputs;
 pub mod runner;
 pub mod secret;
+pub mod token_file;

@@ -88,8 +88,12 @@ pub const SDK_ENV_NAMES: &[&str] = &[
     "ARM_ENVIRONMENT",
 ];
 
-/// The non-secret settings `export-sdk-env` hands to Azure SDKs, the Azure CLI and Terraform's
-/// azurerm/azuread providers, so they can mint their own tokens from the runner past this token's hour.
+/// The non-secret settings `export-sdk-env` hands to later steps. Terraform's azurerm/azuread
+/// providers (`ARM_USE_OIDC`) read the `ARM_*` ones and request their own GitHub ID tokens from the
+/// runner, so they keep working past this token's hour. The Azure SDKs' `DefaultAzureCredential` and
+/// the Azure CLI cannot sign in from these alone (they need a token file, and a GitHub ID token
+/// expires within minutes, so none is written); SDK code reads `AZURE_*` through the
+/// `ClientAssertionCredential` pattern of `docs/later-steps.md`.
 pub fn sdk_env_pairs(config: &Config) -> Vec<(&'static str, String)> {
     let authority = config
         .authority_host

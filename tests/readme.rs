@@ -1,5 +1,6 @@
-//! The README's examples are real: every YAML snippet parses, and every use of this action names only
-//! inputs and outputs that `action.yml` declares (plus the `<name>-…` outputs its `scopes` create).
+//! The examples are real: every YAML snippet of the README and docs/, and every workflow in
+//! examples/workflows/, parses, and every use of this action names only inputs and outputs that
+//! `action.yml` declares (plus the `<name>-…` outputs its `scopes` create).
 
 #![allow(clippy::unwrap_used)] // tests: a failed unwrap is a failed test
 
@@ -25,11 +26,39 @@ fn action() -> (BTreeSet<String>, BTreeSet<String>) {
     (keys(&docs[0]["inputs"]), keys(&docs[0]["outputs"]))
 }
 
-/// The fenced ```yaml blocks of the README.
+/// The fenced ```yaml blocks of the README and of every page under `docs/`, and every workflow
+/// under `examples/workflows/` (whole).
 fn yaml_blocks() -> Vec<String> {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    let mut pages = vec![README.to_owned()];
+    let mut blocks = Vec::new();
+    let mut dirs = vec![root.join("docs"), root.join("examples/workflows")];
+    while let Some(dir) = dirs.pop() {
+        let Ok(entries) = std::fs::read_dir(&dir) else {
+            continue;
+        };
+        for entry in entries {
+            let path = entry.unwrap().path();
+            let text = || std::fs::read_to_string(&path).unwrap();
+            match path.extension().and_then(|e| e.to_str()) {
+                _ if path.is_dir() => dirs.push(path.clone()),
+                Some("md") => pages.push(text()),
+                Some("yml" | "yaml") => blocks.push(text()),
+                _ => {}
+            }
+        }
+    }
+    for page in &pages {
+        blocks.extend(markdown_yaml_blocks(page));
+    }
+    blocks
+}
+
+/// The fenced ```yaml blocks of one Markdown page.
+fn markdown_yaml_blocks(page: &str) -> Vec<String> {
     let mut blocks = Vec::new();
     let mut current: Option<String> = None;
-    for line in README.lines() {
+    for line in page.lines() {
         match &mut current {
             None if line.trim_start().starts_with("```yaml") => current = Some(String::new()),
             Some(block) if line.trim_start().starts_with("```") => {
@@ -165,4 +194,72 @@ fn readme_snippets_parse_and_use_only_real_inputs_and_outputs() {
         uses_checked >= 10,
         "only {uses_checked} uses of the action were checked"
     );
+}
+
+/// Every `run:` script of the examples (README, docs/, examples/workflows/).
+fn run_scripts() -> Vec<String> {
+    fn walk(node: &Yaml, found: &mut Vec<String>) {
+        match node {
+            Yaml::Hash(hash) => {
+                for (key, value) in hash {
+                    match (key.as_str(), value.as_str()) {
+                        (Some("run"), Some(script)) => found.push(script.to_owned()),
+                        _ => walk(value, found),
+                    }
+                }
+            }
+            Yaml::Array(items) => items.iter().for_each(|item| walk(item, found)),
+            _ => {}
+        }
+    }
+    let mut found = Vec::new();
+    for block in yaml_blocks() {
+        for doc in YamlLoader::load_from_str(&block).unwrap() {
+            walk(&doc, &mut found);
+        }
+    }
+    found
+}
+
+/// `line` without its quoted parts (a `|` inside a jq filter is not a pipe).
+fn unquoted(line: &str) -> String {
+    let mut out = String::new();
+    let mut quote: Option<char> = None;
+    for c in line.chars() {
+        match (quote, c) {
+            (None, '\'' | '"') => quote = Some(c),
+            (Some(q), c) if c == q => quote = None,
+            (None, c) => out.push(c),
+            _ => {}
+        }
+    }
+    out
+}
+
+/// GitHub runs `run:` with `bash -e` and no pipefail: a `curl` whose failure is hidden in a pipe, or
+/// that does not fail on an HTTP error, lets the step pass when Azure said no.
+#[test]
+fn every_curl_in_a_run_step_fails_the_step_when_azure_says_no() {
+    let scripts = run_scripts();
+    let mut curls = 0;
+    for script in &scripts {
+        let joined = script.replace("\\\n", " ");
+        for line in joined.lines().filter(|l| l.contains("curl ")) {
+            curls += 1;
+            assert!(
+                line.contains("--fail-with-body") || line.contains("--fail "),
+                "a curl that does not fail on HTTP errors: {line}"
+            );
+            let bare = unquoted(line).replace("||", "");
+            assert!(
+                !bare.contains('|') || script.contains("pipefail"),
+                "a curl in a pipe hides its failure under bash -e: {line}"
+            );
+            assert!(
+                !line.trim_start().starts_with("local "),
+                "`local x=$(curl …)` hides the failure: {line}"
+            );
+        }
+    }
+    assert!(curls >= 5, "only {curls} curl calls found in run: steps");
 }

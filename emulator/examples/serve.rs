@@ -28,6 +28,8 @@ fn main() -> std::io::Result<()> {
     )?;
     writeln!(out, "export AZURE_TENANT_ID='{}'", emulator.tenant_id())?;
     writeln!(out, "export AZURE_CLIENT_ID='{}'", emulator.client_id())?;
+    // The ARM double for the Backup cookbook's scripts (examples/workflows/scripts).
+    writeln!(out, "export ARM_ENDPOINT='{}'", emulator.base_url())?;
     // Per-hop request and success counts (JSON), e.g. for the benchmark's completion check.
     writeln!(
         out,

@@ -21,6 +21,7 @@
 //! # Ok::<(), std::io::Error>(())
 //! ```
 
+mod arm;
 mod clock;
 mod entra;
 mod faults;
@@ -140,6 +141,66 @@ pub struct FederatedCredential {
     pub subject: String,
     /// One of these must be in the assertion's `aud`.
     pub audiences: Vec<String>,
+}
+
+/// How the Azure Resource Manager double answers Azure Backup calls (Recovery Services vaults under
+/// `/subscriptions/…` on the emulator's listener); set with [`Emulator::set_backup`].
+#[derive(Clone, Debug)]
+pub struct Backup {
+    /// The vault's region (`location`); default `swedencentral`.
+    pub location: String,
+    /// The protected VM's ARM ID (`sourceResourceId` of every protected item).
+    pub source_vm: String,
+    /// Recovery points of every protected item: `(name, recoveryPointTime)`.
+    pub recovery_points: Vec<(String, String)>,
+    /// Storage accounts a restore may stage to (readable with `GET`).
+    pub storage_accounts: Vec<StorageAccount>,
+    /// How many polls of an `Azure-AsyncOperation` URL answer `InProgress` before `Succeeded`; default 1.
+    pub operation_polls_in_progress: u32,
+    /// How many polls of a started job answer `InProgress` before [`job_outcome`](Self::job_outcome); default 2.
+    pub job_polls_in_progress: u32,
+    /// The final `properties.status` of every job: `Completed` (default), `CompletedWithWarnings`,
+    /// `Failed` or `Cancelled`. The async operation says `Succeeded` whatever this is, as ARM does.
+    pub job_outcome: String,
+    /// Backup and restore triggers answer 403 `AuthorizationFailed`.
+    pub forbid_triggers: bool,
+    /// The first this-many polls (async-operation or job GETs) answer 429 with `Retry-After: 1`.
+    pub throttle_polls: u32,
+}
+
+impl Default for Backup {
+    fn default() -> Backup {
+        Backup {
+            location: "swedencentral".to_owned(),
+            source_vm: "/subscriptions/00000000-0000-4000-8000-0000000000bb/resourceGroups/rg-app/providers/Microsoft.Compute/virtualMachines/vm-app".to_owned(),
+            recovery_points: vec![
+                ("71833495366412".to_owned(), "2026-11-28T22:05:11.4630000Z".to_owned()),
+                ("71897210437791".to_owned(), "2026-11-29T22:04:52.1050000Z".to_owned()),
+                ("71750001111222".to_owned(), "2026-11-27T22:06:03.9800000Z".to_owned()),
+            ],
+            storage_accounts: vec![StorageAccount {
+                name: "strestoredrill".to_owned(),
+                location: "swedencentral".to_owned(),
+                sku: "Standard_LRS".to_owned(),
+            }],
+            operation_polls_in_progress: 1,
+            job_polls_in_progress: 2,
+            job_outcome: "Completed".to_owned(),
+            forbid_triggers: false,
+            throttle_polls: 0,
+        }
+    }
+}
+
+/// A storage account known to the ARM double.
+#[derive(Clone, Debug)]
+pub struct StorageAccount {
+    /// Its name (the last segment of its ARM ID).
+    pub name: String,
+    /// Its region.
+    pub location: String,
+    /// Its SKU, e.g. `Standard_LRS`, `Standard_ZRS`.
+    pub sku: String,
 }
 
 /// Which emulated endpoint a request hit.
@@ -356,6 +417,17 @@ impl Emulator {
     /// (a `null` value removes the claim). Not recorded as issued.
     pub fn mint_id_token(&self, audience: &str, overrides: Map<String, Value>) -> String {
         github::mint(&self.state, audience, &overrides)
+    }
+
+    /// Sets how the Azure Resource Manager double answers Azure Backup calls; until called, it
+    /// answers as [`Backup::default`]. Its ARM endpoint is [`base_url`](Self::base_url).
+    pub fn set_backup(&self, backup: Backup) {
+        arm::configure(&self.state.arm, backup);
+    }
+
+    /// Every request the ARM double received, in order.
+    pub fn arm_requests(&self) -> Vec<Recorded> {
+        arm::recorded(&self.state.arm)
     }
 
     /// Changes the `sub` of ID tokens issued from now on.

@@ -6,6 +6,7 @@ use std::sync::{Mutex, MutexGuard, PoisonError};
 
 use serde_json::{Map, Value};
 
+use crate::arm::ArmState;
 use crate::faults::Fault;
 use crate::jwt::Keys;
 use crate::{App, Config, Hop, ISSUER_PLACEHOLDER, Recorded};
@@ -40,6 +41,8 @@ pub(crate) struct State {
     pub(crate) id_token_clock_offset_secs: i64,
     pub(crate) access_token_lifetime_secs: u64,
     pub(crate) keys: &'static Keys,
+    /// The Azure Resource Manager double's configuration, operations and jobs.
+    pub(crate) arm: Mutex<ArmState>,
     subject: Mutex<String>,
     hops: [Mutex<HopLog>; 4],
     issued_id: Mutex<Vec<String>>,
@@ -83,6 +86,7 @@ impl State {
             id_token_clock_offset_secs: config.id_token_clock_offset_secs,
             access_token_lifetime_secs: config.access_token_lifetime_secs,
             keys,
+            arm: Mutex::default(),
             subject: Mutex::new(config.subject),
             hops: Default::default(),
             issued_id: Mutex::default(),

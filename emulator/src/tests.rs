@@ -1024,3 +1024,200 @@ fn error_bodies_keep_entras_field_order() {
     let parsed: Value = serde_json::from_str(&body).expect("valid JSON");
     assert_eq!(parsed["error_codes"], json!([700_213]));
 }
+
+// ---------------------------------------------------------------------------------------------
+// The ARM double (Azure Backup)
+
+const VAULT: &str = "/subscriptions/00000000-0000-4000-8000-0000000000bb/resourceGroups/rg-backup/providers/Microsoft.RecoveryServices/vaults/vault-prod";
+const ITEM: &str = "backupFabrics/Azure/protectionContainers/iaasvmcontainer;iaasvmcontainerv2;rg;vm/protectedItems/vm;iaasvmcontainerv2;rg;vm";
+const BACKUP_API: &str = "api-version=2025-08-01";
+
+/// An ARM token issued by the emulator's Entra endpoint.
+async fn arm_token(
+    client: &reqwest::Client,
+    emulator: &Emulator,
+) -> Result<String, Box<dyn Error>> {
+    let assertion = id_token(client, emulator, FIC_AUDIENCE).await?;
+    let (status, body) = exchange(client, emulator, &assertion).await?;
+    assert_eq!(status, 200, "{body}");
+    Ok(body["access_token"].as_str().ok_or("no token")?.to_owned())
+}
+
+async fn arm_error(response: reqwest::Response) -> Result<(u16, String), Box<dyn Error>> {
+    let status = response.status().as_u16();
+    let body: Value = response.json().await?;
+    Ok((
+        status,
+        body["error"]["code"]
+            .as_str()
+            .unwrap_or_default()
+            .to_owned(),
+    ))
+}
+
+#[tokio::test]
+async fn arm_double_demands_a_token_the_emulator_issued_and_an_api_version() -> TestResult {
+    let emulator = Emulator::start(Config::default())?;
+    let client = client(&emulator)?;
+    let url = format!("{}{VAULT}?{BACKUP_API}", emulator.base_url());
+    let response = client.get(&url).send().await?;
+    assert_eq!(
+        response
+            .headers()
+            .get("www-authenticate")
+            .map(|v| v.to_str().unwrap_or_default().starts_with("Bearer")),
+        Some(true)
+    );
+    assert_eq!(
+        arm_error(response).await?,
+        (401, "AuthenticationFailed".to_owned())
+    );
+    let forged = client
+        .get(&url)
+        .bearer_auth("eyJhbGciOiJub25lIn0.e30.")
+        .send()
+        .await?;
+    assert_eq!(
+        arm_error(forged).await?,
+        (401, "InvalidAuthenticationToken".to_owned())
+    );
+
+    let token = arm_token(&client, &emulator).await?;
+    let unversioned = client
+        .get(format!("{}{VAULT}", emulator.base_url()))
+        .bearer_auth(&token)
+        .send()
+        .await?;
+    assert_eq!(
+        arm_error(unversioned).await?,
+        (400, "MissingApiVersionParameter".to_owned())
+    );
+    let vault: Value = client
+        .get(&url)
+        .bearer_auth(&token)
+        .send()
+        .await?
+        .json()
+        .await?;
+    assert_eq!(vault["location"], "swedencentral");
+    assert_eq!(vault["type"], "Microsoft.RecoveryServices/vaults");
+    Ok(())
+}
+
+#[tokio::test]
+async fn arm_double_trigger_answers_202_and_the_operation_names_the_job() -> TestResult {
+    let emulator = Emulator::start(Config::default())?;
+    emulator.set_backup(Backup {
+        job_outcome: "Failed".to_owned(),
+        job_polls_in_progress: 1,
+        ..Backup::default()
+    });
+    let client = client(&emulator)?;
+    let token = arm_token(&client, &emulator).await?;
+    let trigger = client
+        .post(format!(
+            "{}{VAULT}/{ITEM}/backup?{BACKUP_API}",
+            emulator.base_url()
+        ))
+        .bearer_auth(&token)
+        .json(&json!({"properties": {"objectType": "IaasVMBackupRequest"}}))
+        .send()
+        .await?;
+    assert_eq!(trigger.status(), 202);
+    let header = |name: &str| {
+        trigger
+            .headers()
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default()
+            .to_owned()
+    };
+    let operation = header("azure-asyncoperation");
+    assert!(
+        operation.contains("/protectedItems/") && operation.contains("/operationsStatus/"),
+        "{operation}"
+    );
+    assert!(operation.ends_with(BACKUP_API), "{operation}");
+    assert!(header("location").contains("/operationResults/"));
+    assert_eq!(header("retry-after"), "60");
+
+    let poll = || async {
+        client
+            .get(&operation)
+            .bearer_auth(&token)
+            .send()
+            .await?
+            .json::<Value>()
+            .await
+    };
+    assert_eq!(poll().await?["status"], "InProgress");
+    let done = poll().await?;
+    assert_eq!(done["status"], "Succeeded");
+    assert_eq!(
+        done["properties"]["objectType"],
+        "OperationStatusJobExtendedInfo"
+    );
+    let job_id = done["properties"]["jobId"]
+        .as_str()
+        .ok_or("no jobId")?
+        .to_owned();
+
+    let job_url = format!(
+        "{}{VAULT}/backupJobs/{job_id}?{BACKUP_API}",
+        emulator.base_url()
+    );
+    let job = || async {
+        client
+            .get(&job_url)
+            .bearer_auth(&token)
+            .send()
+            .await?
+            .json::<Value>()
+            .await
+    };
+    assert_eq!(job().await?["properties"]["status"], "InProgress");
+    let failed = job().await?;
+    assert_eq!(failed["properties"]["status"], "Failed");
+    assert_eq!(failed["properties"]["operation"], "Backup");
+    assert!(failed["properties"]["errorDetails"][0]["errorString"].is_string());
+    assert_eq!(emulator.arm_requests().len(), 5);
+    Ok(())
+}
+
+#[tokio::test]
+async fn arm_double_forbids_and_throttles_on_request() -> TestResult {
+    let emulator = Emulator::start(Config::default())?;
+    emulator.set_backup(Backup {
+        forbid_triggers: true,
+        throttle_polls: 1,
+        ..Backup::default()
+    });
+    let client = client(&emulator)?;
+    let token = arm_token(&client, &emulator).await?;
+    let trigger = client
+        .post(format!(
+            "{}{VAULT}/{ITEM}/backup?{BACKUP_API}",
+            emulator.base_url()
+        ))
+        .bearer_auth(&token)
+        .send()
+        .await?;
+    assert_eq!(
+        arm_error(trigger).await?,
+        (403, "AuthorizationFailed".to_owned())
+    );
+    let poll = client
+        .get(format!(
+            "{}{VAULT}/backupJobs/some-job?{BACKUP_API}",
+            emulator.base_url()
+        ))
+        .bearer_auth(&token)
+        .send()
+        .await?;
+    assert_eq!(
+        poll.headers().get("retry-after").map(|v| v.as_bytes()),
+        Some(&b"1"[..])
+    );
+    assert_eq!(arm_error(poll).await?.0, 429);
+    Ok(())
+}

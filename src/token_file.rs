@@ -1,0 +1,108 @@
+//! `token --output FILE`: the access token written to a file nobody else can read, atomically,
+//! so that a pod or CI job can hand it to the next tool without it passing through a log.
+//!
+//! The file holds exactly the token (no trailing newline) with mode 0600. It is written to a new
+//! temporary file in the same directory (created exclusively, 0600), flushed to disk, then renamed
+//! over `FILE`: a reader sees the old file or the complete new one, never a partial token, and a
+//! failed run leaves `FILE` as it was.
+
+use std::fs::{self, File, OpenOptions};
+use std::io::{self, Write as _};
+use std::path::{Path, PathBuf};
+
+/// Why the token file could not be written.
+#[derive(Debug, thiserror::Error)]
+pub enum TokenFileError {
+    /// The path names no file (empty, `/`, ending in `..`).
+    #[error("--output {0:?} names no file: give a file path such as /var/run/azure/token")]
+    NotAFile(PathBuf),
+    /// The directory that would hold the file does not exist or is not a directory.
+    #[error(
+        "--output {path:?}: the directory {dir:?} does not exist: create it or choose another path"
+    )]
+    NoDirectory {
+        /// The path given.
+        path: PathBuf,
+        /// Its directory.
+        dir: PathBuf,
+    },
+    /// Creating, writing or renaming failed.
+    #[error(
+        "--output {path:?}: cannot write the token file ({source}): check that the directory is writable and has space"
+    )]
+    Write {
+        /// The path given.
+        path: PathBuf,
+        /// What the system said.
+        source: io::Error,
+    },
+}
+
+/// The directory `path` will be written in, checked before any network call.
+pub fn check(path: &Path) -> Result<(), TokenFileError> {
+    let (dir, _) = split(path)?;
+    if dir.is_dir() {
+        Ok(())
+    } else {
+        Err(TokenFileError::NoDirectory {
+            path: path.to_owned(),
+            dir,
+        })
+    }
+}
+
+fn split(path: &Path) -> Result<(PathBuf, String), TokenFileError> {
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .ok_or_else(|| TokenFileError::NotAFile(path.to_owned()))?;
+    let dir = match path.parent() {
+        Some(parent) if !parent.as_os_str().is_empty() => parent.to_owned(),
+        _ => PathBuf::from("."),
+    };
+    Ok((dir, name))
+}
+
+/// Writes `token` to `path` (mode 0600, no trailing newline), atomically.
+pub fn write(path: &Path, token: &str) -> Result<(), TokenFileError> {
+    let (dir, name) = split(path)?;
+    let temporary = dir.join(format!(".{name}.{}.tmp", uuid::Uuid::new_v4().simple()));
+    let failed = |source| TokenFileError::Write {
+        path: path.to_owned(),
+        source,
+    };
+    let mut file = create_private(&temporary).map_err(failed)?;
+    let written = file
+        .write_all(token.as_bytes())
+        .and_then(|()| file.sync_all());
+    drop(file);
+    let renamed = written.and_then(|()| fs::rename(&temporary, path));
+    if let Err(error) = renamed {
+        // Nothing may be left behind: the temporary file may hold part of the token.
+        let _ = fs::remove_file(&temporary);
+        return Err(failed(error));
+    }
+    // Make the rename itself durable; a directory that cannot be synced is not an error.
+    if let Ok(dir) = File::open(&dir) {
+        let _ = dir.sync_all();
+    }
+    Ok(())
+}
+
+/// A new file readable and writable by its owner only (whatever the umask).
+fn create_private(path: &Path) -> io::Result<File> {
+    let mut options = OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::{OpenOptionsExt as _, PermissionsExt as _};
+        options.mode(0o600);
+        let file = options.open(path)?;
+        file.set_permissions(fs::Permissions::from_mode(0o600))?;
+        Ok(file)
+    }
+    #[cfg(not(unix))]
+    {
+        options.open(path)
+    }
+}
