@@ -620,7 +620,7 @@ pub fn notes(credentials: &[Credential], format: Format) -> Vec<String> {
         .any(|c| c.claims_matching_expression.is_some())
     {
         notes.push(format!(
-            "note: a wildcard or a separate job_workflow_ref makes a flexible federated credential (Entra preview): issuer {GITHUB_ISSUER} only, claims sub and job_workflow_ref, operators eq, matches (* and ?) and and. App registrations: Microsoft Graph beta (az rest; use --format az); managed identities: API {MSI_PREVIEW_API}. Check it against a real token first: azure-oidc-token explain --expression \"...\""
+            "note: a wildcard or a separate job_workflow_ref makes a flexible federated credential (Entra preview): issuer {GITHUB_ISSUER} only, claims sub and job_workflow_ref, operators eq and matches (* any run of characters, ? one) joined by `and`. App registrations: Microsoft Graph beta (az rest; use --format az); managed identities: API {MSI_PREVIEW_API}. Check it against a real token first: azure-oidc-token explain --expression \"...\""
         ));
     }
     notes
