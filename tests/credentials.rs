@@ -815,3 +815,23 @@ fn subject_mismatch_700213_names_the_presented_form() {
     );
     assert!(outcome.stdout.contains("renamed or transferred"));
 }
+
+// ---------------------------------------------------------------------------------------------
+// the docs show real output
+
+#[test]
+fn the_docs_flexible_example_is_what_the_generator_prints() {
+    const DOCS: &str = include_str!("../docs/federated-credentials.md");
+    let printed = generate(&["--branch", "release/*"]).stdout;
+    assert!(
+        DOCS.contains(&format!("```json\n{printed}```")),
+        "docs/federated-credentials.md shows:\n{printed}"
+    );
+    // The documented loop is the one --help prints.
+    let help = offline(&["federated-credential", "--help"]).stdout;
+    let documented = DOCS
+        .lines()
+        .find(|l| l.starts_with("while IFS= read -r fic;"))
+        .unwrap();
+    assert!(help.contains(documented), "{documented}");
+}
