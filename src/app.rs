@@ -315,6 +315,9 @@ async fn explain_in_action<W: Write>(
         origin: id_token_origin(config),
         source,
     })?;
+    let mut lines = lines;
+    let payload = crate::claims::decode_payload(token.expose_secret()).unwrap_or_default();
+    lines.extend(matching::check_lines(&payload, &matching::Check::default()).0);
     log.inert(&lines);
     if let Some(path) = config
         .files

@@ -30,6 +30,10 @@ pub fn check_lines(claims: &Map<String, Value>, check: &Check) -> (Vec<String>, 
         .get("sub")
         .and_then(Value::as_str)
         .unwrap_or_default();
+    if let Some(note) = fic::presented_form_note(sub) {
+        lines.push(String::new());
+        lines.push(note);
+    }
     if let Some(subject) = &check.subject {
         lines.push(String::new());
         lines.push(
@@ -125,7 +129,14 @@ mod tests {
                 },
             )
         };
-        assert_eq!(check("repo:o/r:ref:refs/heads/main").1, None);
+        let (lines, failure) = check("repo:o/r:ref:refs/heads/main");
+        assert_eq!(failure, None);
+        assert!(
+            lines
+                .iter()
+                .any(|l| l.contains("presents the name-based subject form")),
+            "explain always says which form the token has: {lines:#?}"
+        );
         let (lines, failure) = check("repo:O/r:ref:refs/heads/main");
         assert!(failure.is_some_and(|f| f.contains("letter case")));
         assert!(lines.iter().any(|l| l.contains("AADSTS7002138")));

@@ -816,6 +816,27 @@ fn subject_mismatch_700213_names_the_presented_form() {
     assert!(outcome.stdout.contains("renamed or transferred"));
 }
 
+#[test]
+fn the_explain_input_says_which_subject_form_the_job_presents() {
+    let emulator = Emulator::start(Config {
+        subject: "repo:octo-org@123456/octo-repo@456789:environment:prod".to_owned(),
+        ..Config::default()
+    })
+    .unwrap();
+    let outcome = Step::new(&emulator)
+        .with("INPUT_EXPLAIN", "true")
+        .run_checked();
+    outcome.assert_succeeded();
+    for text in [&outcome.stdout, &outcome.summary] {
+        assert!(
+            text.contains(
+                "This token presents the ID-based subject form; a credential with the name-based form \"repo:octo-org/octo-repo:environment:prod\" does not match it."
+            ),
+            "{text}"
+        );
+    }
+}
+
 // ---------------------------------------------------------------------------------------------
 // the docs show real output
 
@@ -834,4 +855,78 @@ fn the_docs_flexible_example_is_what_the_generator_prints() {
         .find(|l| l.starts_with("while IFS= read -r fic;"))
         .unwrap();
     assert!(help.contains(documented), "{documented}");
+}
+
+// ---------------------------------------------------------------------------------------------
+// properties of names, expressions and wildcards
+
+mod properties {
+    use azure_oidc_token::expression::{self, Condition, Expression, Operator};
+    use azure_oidc_token::fic::{credential_name, valid_name};
+    use proptest::prelude::*;
+
+    /// A plain recursive reading of `matches`, to compare the iterative matcher with.
+    fn reference(pattern: &[char], value: &[char]) -> bool {
+        match pattern.split_first() {
+            None => value.is_empty(),
+            Some(('*', rest)) => (0..=value.len()).any(|i| reference(rest, &value[i..])),
+            Some(('?', rest)) => !value.is_empty() && reference(rest, &value[1..]),
+            Some((c, rest)) => value.first() == Some(c) && reference(rest, &value[1..]),
+        }
+    }
+
+    fn config() -> ProptestConfig {
+        ProptestConfig {
+            cases: 512,
+            failure_persistence: None,
+            ..ProptestConfig::default()
+        }
+    }
+
+    proptest! {
+        #![proptest_config(config())]
+
+        #[test]
+        fn derived_names_are_always_valid_and_stable(subject in "\\PC{0,300}") {
+            let name = credential_name(&subject);
+            prop_assert!(valid_name(&name), "{name:?} from {subject:?}");
+            prop_assert_eq!(name, credential_name(&subject));
+        }
+
+        #[test]
+        fn wildcard_matching_agrees_with_its_definition(
+            pattern in "[ab*?]{0,8}",
+            value in "[ab]{0,8}",
+        ) {
+            let (p, v): (Vec<char>, Vec<char>) = (pattern.chars().collect(), value.chars().collect());
+            prop_assert_eq!(expression::wildcard_match(&pattern, &value), reference(&p, &v));
+        }
+
+        #[test]
+        fn expressions_print_as_they_parse(
+            conditions in prop::collection::vec(
+                (prop::bool::ANY, prop::bool::ANY, "[a-z0-9:/@.*?_-]{1,20}"),
+                1..4,
+            ),
+        ) {
+            let expression = Expression {
+                conditions: conditions
+                    .into_iter()
+                    .map(|(sub, matches, comparand)| Condition {
+                        claim: if sub { "sub" } else { "job_workflow_ref" }.to_owned(),
+                        operator: if matches { Operator::Matches } else { Operator::Eq },
+                        comparand,
+                    })
+                    .collect(),
+            };
+            prop_assert_eq!(expression::parse(&expression.to_string()), Ok(expression));
+        }
+
+        #[test]
+        fn the_parser_never_panics(text in "\\PC{0,80}") {
+            if let Ok(parsed) = expression::parse(&text) {
+                prop_assert_eq!(parsed.to_string(), text);
+            }
+        }
+    }
 }
