@@ -83,7 +83,7 @@ pub enum FicError {
     IdsNotIssued(String),
     /// Entra matches wildcards (flexible credentials, preview) only for github.com's issuer.
     #[error(
-        "{what} needs a flexible federated credential, which Entra supports only for issuer {GITHUB_ISSUER} (not {issuer}); use exact values (one credential per branch or tag) or a GitHub environment"
+        "{what} needs a flexible federated credential, which Entra supports only with --issuer {GITHUB_ISSUER} (not {issuer}); use exact values (one credential per branch or tag) or a GitHub environment"
     )]
     FlexibleIssuer {
         /// What made the credential flexible.

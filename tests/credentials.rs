@@ -379,7 +379,7 @@ fn ghes_issuers_never_get_id_based_or_flexible_credentials() {
             "--issuer",
             ghes,
         ],
-        "https://token.actions.githubusercontent.com",
+        "--issuer https://token.actions.githubusercontent.com",
     );
     assert!(wildcard.contains("flexible"), "{wildcard}");
     // An enterprise (GHEC) issuer issues ID-based subjects.
