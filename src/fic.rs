@@ -338,11 +338,15 @@ impl Credential {
     /// federated-credential create`, or for a flexible one `az rest` against Graph beta (the az
     /// command has no expression flag).
     pub fn az_app_command(&self, app_id: Option<&str>) -> String {
-        let app = app_id.unwrap_or("<APP_ID>");
+        // A GUID needs no quotes (and reads better); anything else is quoted.
+        let app = match app_id {
+            None => "\"$APP_ID\"".to_owned(),
+            Some(id) if id.chars().all(|c| c.is_ascii_alphanumeric() || c == '-') => id.to_owned(),
+            Some(other) => shell_quote(other),
+        };
         if self.claims_matching_expression.is_some() {
             format!(
-                "az rest --method POST --url \"{GRAPH_BETA}/applications/$(az ad app show --id {} --query id --output tsv)/federatedIdentityCredentials\" --headers Content-Type=application/json --body {}",
-                shell_quote(app),
+                "az rest --method POST --url \"{GRAPH_BETA}/applications/$(az ad app show --id {app} --query id --output tsv)/federatedIdentityCredentials\" --headers Content-Type=application/json --body {}",
                 shell_quote(&self.to_json())
             )
         } else {
@@ -368,7 +372,7 @@ impl Credential {
             ),
         };
         format!(
-            "az identity federated-credential create --name {} --identity-name <IDENTITY_NAME> --resource-group <RESOURCE_GROUP> --issuer {} {matcher} --audiences {}",
+            "az identity federated-credential create --name {} --identity-name \"$IDENTITY_NAME\" --resource-group \"$RESOURCE_GROUP\" --issuer {} {matcher} --audiences {}",
             shell_quote(&self.name),
             shell_quote(&self.issuer),
             shell_quote(self.audience())
@@ -679,7 +683,7 @@ pub fn render(credentials: &[Credential], format: Format, app_id: Option<&str>) 
 /// of credentials on one identity (HTTP 409).
 fn render_bicep(credentials: &[Credential]) -> String {
     let mut text = format!(
-        "resource identity 'Microsoft.ManagedIdentity/userAssignedIdentities@{MSI_API}' existing = {{\n  name: '<IDENTITY_NAME>'\n}}\n"
+        "@description('The user-assigned managed identity that gets the credentials')\nparam identityName string\n\nresource identity 'Microsoft.ManagedIdentity/userAssignedIdentities@{MSI_API}' existing = {{\n  name: identityName\n}}\n"
     );
     let mut previous: Option<String> = None;
     for credential in credentials {

@@ -335,7 +335,7 @@ fn explain_a_ghec_enterprise_token_from_a_file() {
             .stdout
             .contains(&format!("\"issuer\": \"{}/octo-inc\"", emulator.base_url()))
     );
-    assert!(outcome.stdout.contains("--id <APP_ID>"));
+    assert!(outcome.stdout.contains("--id \"$APP_ID\""));
     assert!(
         emulator.recorded(Hop::Discovery)[0]
             .path

@@ -328,7 +328,15 @@ fn bicep_chains_credentials_on_one_identity() {
         "bicep",
     ])
     .stdout;
-    let blocks: Vec<&str> = bicep.split("\nresource ").skip(1).collect();
+    // Deployable as written: the identity is a parameter (`--parameters identityName=...`).
+    assert!(
+        bicep.contains("param identityName string\n\nresource identity 'Microsoft.ManagedIdentity/userAssignedIdentities@2023-01-31' existing = {\n  name: identityName\n}\n"),
+        "{bicep}"
+    );
+    let blocks: Vec<&str> = bicep
+        .split("\nresource ")
+        .filter(|b| b.contains("/federatedIdentityCredentials@"))
+        .collect();
     assert_eq!(blocks.len(), 2, "{bicep}");
     let first_symbol = blocks[0].split_whitespace().next().unwrap();
     assert!(
@@ -436,7 +444,7 @@ fn a_wildcard_branch_is_a_flexible_credential_in_every_format() {
     .stdout;
     assert!(
         az.contains(&format!(
-            "az rest --method POST --url \"https://graph.microsoft.com/beta/applications/$(az ad app show --id '{CLIENT_ID}' --query id --output tsv)/federatedIdentityCredentials\""
+            "az rest --method POST --url \"https://graph.microsoft.com/beta/applications/$(az ad app show --id {CLIENT_ID} --query id --output tsv)/federatedIdentityCredentials\""
         )),
         "{az}"
     );
@@ -497,6 +505,89 @@ fn a_wildcard_branch_is_a_flexible_credential_in_every_format() {
     assert!(terraform.contains(&format!("claims_matching_expression = \"{FLEXIBLE}\"")));
 }
 
+/// The `az` commands for a flexible credential, run by a shell as printed, with a stand-in `az`:
+/// the quoting survives and each command gets exactly the expression.
+#[test]
+fn the_flexible_az_commands_run_as_printed() {
+    let dir = tempfile::tempdir().unwrap();
+    let bin = dir.path().join("bin");
+    std::fs::create_dir(&bin).unwrap();
+    let calls = dir.path().join("calls");
+    std::fs::create_dir(&calls).unwrap();
+    let az = bin.join("az");
+    std::fs::write(
+        &az,
+        "#!/bin/sh\nn=$(ls \"$CALLS\" | wc -l)\nprintf '%s\\n' \"$@\" > \"$CALLS/$n\"\n[ \"$1 $2 $3\" = 'ad app show' ] && echo 0b1ec7-1d\nexit 0\n",
+    )
+    .unwrap();
+    let mut permissions = std::fs::metadata(&az).unwrap().permissions();
+    std::os::unix::fs::PermissionsExt::set_mode(&mut permissions, 0o755);
+    std::fs::set_permissions(&az, permissions).unwrap();
+    let script = generate(&[
+        "--branch",
+        "release/*",
+        "--format",
+        "az",
+        "--client-id",
+        CLIENT_ID,
+    ])
+    .stdout;
+    let status = Command::new("bash")
+        .args(["-e", "-c", &script])
+        .env_clear()
+        .env("PATH", format!("{}:/usr/bin:/bin", bin.display()))
+        .env("CALLS", &calls)
+        .env("IDENTITY_NAME", "id-deployer")
+        .env("RESOURCE_GROUP", "rg-deploy")
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let mut recorded: Vec<(usize, Vec<String>)> = std::fs::read_dir(&calls)
+        .unwrap()
+        .map(|e| {
+            let e = e.unwrap();
+            (
+                e.file_name().to_str().unwrap().parse().unwrap(),
+                std::fs::read_to_string(e.path())
+                    .unwrap()
+                    .lines()
+                    .map(str::to_owned)
+                    .collect(),
+            )
+        })
+        .collect();
+    recorded.sort();
+    let calls: Vec<Vec<String>> = recorded.into_iter().map(|(_, args)| args).collect();
+    assert_eq!(calls.len(), 3, "{calls:?}");
+    assert_eq!(calls[0][..4], ["ad", "app", "show", "--id"]);
+    let rest = &calls[1];
+    assert_eq!(rest[..4], ["rest", "--method", "POST", "--url"]);
+    assert_eq!(
+        rest[4],
+        "https://graph.microsoft.com/beta/applications/0b1ec7-1d/federatedIdentityCredentials"
+    );
+    let body_at = rest.iter().position(|a| a == "--body").unwrap() + 1;
+    let body: Map<String, Value> = serde_json::from_str(&rest[body_at]).unwrap();
+    assert_eq!(body["claimsMatchingExpression"]["value"], FLEXIBLE);
+    let identity = &calls[2];
+    assert_eq!(
+        identity[..3],
+        ["identity", "federated-credential", "create"]
+    );
+    let value_at = identity
+        .iter()
+        .position(|a| a == "--claims-matching-expression-value")
+        .unwrap()
+        + 1;
+    assert_eq!(identity[value_at], FLEXIBLE);
+    let version_at = identity
+        .iter()
+        .position(|a| a == "--claims-matching-expression-version")
+        .unwrap()
+        + 1;
+    assert_eq!(identity[version_at], "1");
+}
+
 #[test]
 fn exact_credentials_keep_their_schemas() {
     let terraform = generate(&["--tag", "v1", "--format", "terraform"]).stdout;
@@ -520,9 +611,9 @@ fn exact_credentials_keep_their_schemas() {
         ])
     );
     let az = generate(&["--tag", "v1", "--format", "az"]).stdout;
-    assert!(az.contains("az ad app federated-credential create --id <APP_ID> --parameters '{"));
+    assert!(az.contains("az ad app federated-credential create --id \"$APP_ID\" --parameters '{"));
     assert!(az.contains(
-        "az identity federated-credential create --name 'github-octo-org-octo-repo-ref-refs-tags-v1' --identity-name <IDENTITY_NAME> --resource-group <RESOURCE_GROUP> --issuer 'https://token.actions.githubusercontent.com' --subject 'repo:octo-org/octo-repo:ref:refs/tags/v1' --audiences 'api://AzureADTokenExchange'"
+        "az identity federated-credential create --name 'github-octo-org-octo-repo-ref-refs-tags-v1' --identity-name \"$IDENTITY_NAME\" --resource-group \"$RESOURCE_GROUP\" --issuer 'https://token.actions.githubusercontent.com' --subject 'repo:octo-org/octo-repo:ref:refs/tags/v1' --audiences 'api://AzureADTokenExchange'"
     ), "{az}");
 }
 
