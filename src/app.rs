@@ -17,6 +17,7 @@ use crate::error::{self, AppError};
 use crate::explain;
 use crate::github::{self, GitHubError};
 use crate::http::{self, Attempt, Deadline, GaveUp};
+use crate::matching;
 use crate::outputs::{self, Issued};
 use crate::runner;
 use crate::secret::Secret;
@@ -329,6 +330,9 @@ async fn explain_in_action<W: Write>(
         origin: id_token_origin(config),
         source,
     })?;
+    let mut lines = lines;
+    let payload = crate::claims::decode_payload(token.expose_secret()).unwrap_or_default();
+    lines.extend(matching::check_lines(&payload, &matching::Check::default()).0);
     log.inert(&lines);
     if let Some(path) = config
         .files
@@ -639,13 +643,20 @@ pub fn run_explain(
             origin: id_token_origin(&config.inner),
             source,
         })?;
-        Ok::<_, AppError>((
-            lines,
-            verification.map_err(|error| AppError::Explain {
+        let mut lines = lines;
+        let payload = crate::claims::decode_payload(token.expose_secret()).unwrap_or_default();
+        let (checked, mismatch) = matching::check_lines(&payload, &config.check);
+        lines.extend(checked);
+        // The issuer check comes first: a credential cannot match a token Entra would refuse.
+        let verdict = match (verification, mismatch) {
+            (Err(error), _) => Err(AppError::Explain {
                 error,
                 presented: Box::new(claims),
             }),
-        ))
+            (Ok(_), Some(mismatch)) => Err(AppError::CredentialMismatch(mismatch)),
+            (Ok(_), None) => Ok(()),
+        };
+        Ok::<_, AppError>((lines, verdict))
     });
     let stderr = log.into_inner();
     match result {
@@ -668,13 +679,15 @@ pub fn run_explain(
     }
 }
 
-/// What `explain` needs: the exchange settings (for the ID token source and audience), and whether a
-/// client ID was given for the printed `az` command.
+/// What `explain` needs: the exchange settings (for the ID token source and audience), whether a
+/// client ID was given for the printed `az` command, and a credential to check the token against.
 pub struct ExplainConfig {
     /// Settings; `client_id`/`tenant_id` may be placeholders when not given.
     pub inner: Config,
     /// The client ID, if one was given.
     pub client_id: Option<String>,
+    /// `--subject` / `--expression`.
+    pub check: matching::Check,
 }
 
 fn host_of(url: &reqwest::Url) -> String {

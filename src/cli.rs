@@ -10,7 +10,9 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 use crate::app::{self, ErrorStyle, ExplainConfig};
 use crate::config::{Cloud, Config, ConfigError, Mode};
 use crate::error::AppError;
-use crate::fic::{self, Credential, Entity, Format, Repository};
+use crate::expression;
+use crate::fic::{self, Entity, Format};
+use crate::matching::Check;
 
 /// Exchange a GitHub Actions (or other) OIDC token for a short-lived Azure access token.
 ///
@@ -87,24 +89,39 @@ pub struct ExplainArgs {
     /// Exchange settings (only the token source, audience and client ID are used).
     #[command(flatten)]
     pub exchange: ExchangeArgs,
+    /// Check a flexible credential's expression against the token, e.g. "claims['sub'] matches 'repo:o/r:ref:refs/heads/release/*'" (exit 1 if it does not match)
+    #[arg(long, value_name = "EXPR")]
+    pub expression: Option<String>,
+    /// Check an exact credential's subject (as set in Entra) against the token's sub (exit 1 if it does not match)
+    #[arg(long, value_name = "SUBJECT")]
+    pub subject: Option<String>,
 }
 
 /// Output formats.
 #[derive(Clone, Copy, Debug, ValueEnum)]
 pub enum FormatArg {
-    /// JSON for `az ad app federated-credential create --parameters @file`
+    /// One JSON object per line, each for one `az ad app federated-credential create --parameters` call (or a Graph beta body)
     Json,
-    /// `az` commands
+    /// `az` commands, one credential after another
     Az,
-    /// Bicep resources (user-assigned managed identity)
+    /// Bicep resources (user-assigned managed identity), chained with dependsOn
     Bicep,
-    /// Terraform azuread_application_federated_identity_credential blocks
+    /// Terraform azuread_application_(flexible_)federated_identity_credential blocks
     Terraform,
 }
 
 /// `federated-credential` arguments.
 #[derive(Debug, Args)]
-#[command(group(clap::ArgGroup::new("entity").required(true).args(["environment", "branch", "tag", "pull_request"])))]
+#[command(group(clap::ArgGroup::new("entity").args(["environment", "branch", "tag", "pull_request"])))]
+#[command(
+    after_help = "Output: one credential in the name-based subject form, plus one in the ID-based form \
+(repo:OWNER@ID/REPO@ID:...) with --owner-id and --repository-id. A `*` or `?` in a value, or \
+--job-workflow-ref outside --claim-keys, makes a flexible credential (Entra preview, github.com issuer only).\n\n\
+JSON is one object per line; az takes one per call:\n  \
+azure-oidc-token federated-credential ... > fic.jsonl\n  \
+while IFS= read -r fic; do az ad app federated-credential create --id \"$APP_ID\" --parameters \"$fic\"; done < fic.jsonl\n\
+A single credential can also go to a file for --parameters @fic.json. Flexible credentials: use --format az."
+)]
 pub struct FederatedCredentialArgs {
     /// OWNER/REPO
     #[arg(long)]
@@ -112,21 +129,30 @@ pub struct FederatedCredentialArgs {
     /// Jobs that run in this GitHub environment
     #[arg(long)]
     pub environment: Option<String>,
-    /// Runs on this branch
+    /// Runs on this branch (NAME or refs/heads/NAME; * and ? make a flexible credential)
     #[arg(long)]
     pub branch: Option<String>,
-    /// Runs on this tag
+    /// Runs on this tag (NAME or refs/tags/NAME; * and ? make a flexible credential)
     #[arg(long)]
     pub tag: Option<String>,
     /// pull_request runs
     #[arg(long)]
     pub pull_request: bool,
-    /// Numeric owner ID, for the ID-based subject (repo:OWNER@ID/REPO@ID:…)
+    /// Numeric owner ID, for the ID-based subject (repo:OWNER@ID/REPO@ID:…); github.com and GHEC only
     #[arg(long, requires = "repository_id")]
     pub owner_id: Option<u64>,
     /// Numeric repository ID, for the ID-based subject
     #[arg(long, requires = "owner_id")]
     pub repository_id: Option<u64>,
+    /// The subject template's include_claim_keys, in order (e.g. repo,context,job_workflow_ref) [default: repo,context]
+    #[arg(long, value_delimiter = ',', value_name = "KEYS")]
+    pub claim_keys: Option<Vec<String>>,
+    /// A claim value the template needs that no other flag gives, e.g. repo_property_workspace_id=42 (repeatable)
+    #[arg(long, value_name = "KEY=VALUE")]
+    pub claim: Vec<String>,
+    /// The reusable workflow (OWNER/REPO/.github/workflows/FILE.yml@REF): in the subject if in --claim-keys, else matched on its own (flexible)
+    #[arg(long, value_name = "REF")]
+    pub job_workflow_ref: Option<String>,
     /// Issuer: https://token.actions.githubusercontent.com[/ENTERPRISE] or https://HOST/_services/token (GHES)
     #[arg(long, default_value = fic::GITHUB_ISSUER)]
     pub issuer: String,
@@ -136,7 +162,7 @@ pub struct FederatedCredentialArgs {
     /// AzureCloud, AzureUSGovernment or AzureChinaCloud (sets the default audience)
     #[arg(long, default_value = "AzureCloud")]
     pub environment_cloud: String,
-    /// Credential name [default: derived from the subject]
+    /// Credential name: 3-120 of A-Z a-z 0-9 - _, starting with a letter or digit [default: derived from the subject]
     #[arg(long)]
     pub name: Option<String>,
     /// Application (client) ID, for the printed az command
@@ -193,6 +219,20 @@ pub fn main_with(
             }
         }
         Some(Command::Explain(args)) => {
+            // A malformed expression is refused before any request.
+            let expression = match args
+                .expression
+                .as_deref()
+                .map(expression::parse)
+                .transpose()
+            {
+                Ok(expression) => expression,
+                Err(error) => return app::fail(stderr, &AppError::from(error), None, style),
+            };
+            let check = Check {
+                subject: args.subject.clone(),
+                expression,
+            };
             let client_id = args
                 .exchange
                 .client_id
@@ -209,7 +249,11 @@ pub fn main_with(
             };
             match exchange_config(&args.exchange, &placeholder) {
                 Ok(inner) => app::run_explain(
-                    &ExplainConfig { inner, client_id },
+                    &ExplainConfig {
+                        inner,
+                        client_id,
+                        check,
+                    },
                     in_actions,
                     stdout,
                     stderr,
@@ -218,9 +262,9 @@ pub fn main_with(
             }
         }
         Some(Command::FederatedCredential(args)) => match federated_credential(&args) {
-            Ok(text) => {
+            Ok((text, notes)) => {
                 let _ = stdout.write_all(text.as_bytes());
-                if let Some(note) = terraform_audience_note(&args) {
+                for note in notes.into_iter().chain(terraform_audience_note(&args)) {
                     let _ = writeln!(stderr, "{note}");
                 }
                 ExitCode::SUCCESS
@@ -259,70 +303,54 @@ fn exchange_config(
     )
 }
 
-/// `federated-credential`: the credential(s) for the flags, rendered.
-pub fn federated_credential(args: &FederatedCredentialArgs) -> Result<String, String> {
-    let (owner, name) = args
-        .repository
-        .split_once('/')
-        .filter(|(o, n)| !o.is_empty() && !n.is_empty() && !n.contains('/'))
-        .ok_or_else(|| format!("--repository {:?} must be OWNER/REPO", args.repository))?;
-    let repository = Repository {
-        owner: owner.to_owned(),
-        name: name.to_owned(),
-        owner_id: args.owner_id,
-        repository_id: args.repository_id,
-    };
+/// `federated-credential`: the credential(s) for the flags, rendered, and notes for stderr.
+pub fn federated_credential(
+    args: &FederatedCredentialArgs,
+) -> Result<(String, Vec<String>), String> {
     let entity = match (
         &args.environment,
         &args.branch,
         &args.tag,
         args.pull_request,
     ) {
-        (Some(environment), _, _, _) => Entity::Environment(environment.clone()),
-        (_, Some(branch), _, _) => Entity::Branch(branch.clone()),
-        (_, _, Some(tag), _) => Entity::Tag(tag.clone()),
-        _ => Entity::PullRequest,
+        (Some(environment), _, _, _) => Some(Entity::Environment(environment.clone())),
+        (_, Some(branch), _, _) => Some(Entity::Branch(branch.clone())),
+        (_, _, Some(tag), _) => Some(Entity::Tag(tag.clone())),
+        (_, _, _, true) => Some(Entity::PullRequest),
+        _ => None,
     };
-    let issuer = args.issuer.trim_end_matches('/');
-    if !issuer.starts_with("https://") {
-        return Err(format!(
-            "--issuer {issuer:?} must be an https:// URL (Entra only trusts HTTPS issuers)"
-        ));
-    }
     let cloud = Cloud::parse(&args.environment_cloud).ok_or_else(|| {
         format!(
             "--environment-cloud {:?}: use AzureCloud, AzureUSGovernment or AzureChinaCloud",
             args.environment_cloud
         )
     })?;
-    let audience = args
-        .audience
-        .clone()
-        .unwrap_or_else(|| cloud.audience().to_owned());
-    let mut subjects = Vec::new();
-    subjects.extend(fic::subject(&repository, &entity, false));
-    subjects.extend(fic::subject(&repository, &entity, true));
-    let credentials: Vec<Credential> = subjects
-        .iter()
-        .map(|subject| {
-            let mut credential = Credential::new(issuer, subject, &audience);
-            if let Some(name) = &args.name {
-                credential.name = if subjects.len() > 1 && subject.contains('@') {
-                    format!("{name}-id")
-                } else {
-                    name.clone()
-                };
-            }
-            credential
-        })
-        .collect();
+    let request = fic::Request {
+        repository: args.repository.clone(),
+        owner_id: args.owner_id,
+        repository_id: args.repository_id,
+        entity,
+        issuer: args.issuer.clone(),
+        audience: args
+            .audience
+            .clone()
+            .unwrap_or_else(|| cloud.audience().to_owned()),
+        name: args.name.clone(),
+        claim_keys: args.claim_keys.clone(),
+        claims: args.claim.clone(),
+        job_workflow_ref: args.job_workflow_ref.clone(),
+    };
+    let credentials = fic::credentials(&request).map_err(|e| e.to_string())?;
     let format = match args.format {
         FormatArg::Json => Format::Json,
         FormatArg::Az => Format::Az,
         FormatArg::Bicep => Format::Bicep,
         FormatArg::Terraform => Format::Terraform,
     };
-    Ok(fic::render(&credentials, format, args.client_id.as_deref()))
+    Ok((
+        fic::render(&credentials, format, args.client_id.as_deref()),
+        fic::notes(&credentials, format),
+    ))
 }
 
 /// In a sovereign cloud without `--audience`: Terraform's azurerm/azuread providers ask GitHub for

@@ -9,6 +9,7 @@ use crate::claims::{Claims, ClaimsError};
 use crate::config::{Config, ConfigError};
 use crate::entra::EntraError;
 use crate::explain::ExplainError;
+use crate::expression::ExpressionError;
 use crate::fic::Credential;
 use crate::github::GitHubError;
 use crate::http::HttpError;
@@ -85,6 +86,13 @@ pub enum AppError {
     /// Outputs could not be written; nothing was left half-written.
     #[error(transparent)]
     Output(#[from] OutputError),
+    /// `explain --expression` is not in Entra's expression language: fix it as the message says.
+    #[error("--expression: {0}")]
+    Expression(#[from] ExpressionError),
+    /// The credential given to `explain` (`--subject`, `--expression`) does not match the token:
+    /// change the credential (or the workflow) as the lines above say.
+    #[error("{0}")]
+    CredentialMismatch(String),
 }
 
 fn attempts_note(attempts: u32, retry_after: Option<Duration>) -> String {
@@ -148,6 +156,10 @@ pub fn hints(error: &AppError, config: Option<&Config>) -> Vec<String> {
         } => config
             .map(|config| entra_hints(error, host, presented, config))
             .unwrap_or_default(),
+        AppError::Expression(_) => vec![
+            "Write conditions as claims['sub'] matches 'PATTERN' or claims['job_workflow_ref'] eq 'VALUE', joined by ` and `; `*` matches any run of characters, `?` one.".to_owned(),
+        ],
+        AppError::CredentialMismatch(_) => Vec::new(),
         AppError::Output(_) => vec![
             "Nothing was written to GITHUB_OUTPUT or GITHUB_ENV; check that the runner's file-command directory is writable and has space.".to_owned(),
         ],
@@ -221,6 +233,12 @@ fn entra_hints(error: &EntraError, host: &str, presented: &Claims, config: &Conf
         }
         if has(700_213) || has(7_002_137) {
             hints.push("The subject differs: a job with `environment:` presents ...:environment:NAME, pull requests present ...:pull_request, other runs ...:ref:refs/heads/BRANCH or refs/tags/TAG. Repositories created or renamed after July 2026 present ID-based subjects (repo:OWNER@OWNER_ID/REPO@REPO_ID:...); older ones keep repo:OWNER/REPO:... until they opt in. Use the form your token has.".to_owned());
+            hints.extend(
+                presented
+                    .sub
+                    .as_deref()
+                    .and_then(crate::fic::presented_form_note),
+            );
         }
         if has(70_021) {
             hints.push("If the credential was created or changed in the last few minutes, it may still be propagating: wait a few minutes and re-run the job (this action does not loop on it).".to_owned());

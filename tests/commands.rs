@@ -335,7 +335,7 @@ fn explain_a_ghec_enterprise_token_from_a_file() {
             .stdout
             .contains(&format!("\"issuer\": \"{}/octo-inc\"", emulator.base_url()))
     );
-    assert!(outcome.stdout.contains("--id <APP_ID>"));
+    assert!(outcome.stdout.contains("--id \"$APP_ID\""));
     assert!(
         emulator.recorded(Hop::Discovery)[0]
             .path
@@ -598,10 +598,13 @@ fn federated_credential_json_in_both_subject_forms() {
         "456789",
     ]);
     assert!(output.status.success());
-    let json: Value = serde_json::from_slice(&output.stdout).unwrap();
-    let subjects: Vec<&str> = json
-        .as_array()
+    // One object per line: `az ad app federated-credential create --parameters` takes one per call.
+    let json: Vec<Value> = String::from_utf8(output.stdout)
         .unwrap()
+        .lines()
+        .map(|line| serde_json::from_str(line).unwrap())
+        .collect();
+    let subjects: Vec<&str> = json
         .iter()
         .map(|c| c["subject"].as_str().unwrap())
         .collect();
@@ -689,8 +692,10 @@ fn federated_credential_as_az_bicep_and_terraform() {
 
 #[test]
 fn federated_credential_needs_exactly_one_entity_and_a_repository() {
+    // Without a context (and no --claim-keys template that omits it) there is no subject.
     let none = offline(&["federated-credential", "--repository", "o/r"]);
-    assert_eq!(none.status.code(), Some(2));
+    assert_eq!(none.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&none.stderr).contains("--environment NAME, --branch NAME"));
     let two = offline(&[
         "federated-credential",
         "--repository",
