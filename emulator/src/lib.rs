@@ -24,6 +24,7 @@
 mod clock;
 mod entra;
 mod faults;
+mod files;
 mod github;
 mod http;
 mod jwt;
@@ -40,6 +41,7 @@ use serde_json::{Map, Value};
 
 pub use entra::entra_error_body;
 pub use faults::Fault;
+pub use files::{FileServer, Serve, sha256_hex};
 
 use state::State;
 
