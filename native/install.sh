@@ -78,7 +78,10 @@ sha256_of() {
   fi
 }
 
-work=$(mktemp -d "${RUNNER_TEMP:-${TMPDIR:-/tmp}}/azure-oidc-token.XXXXXXXX")
+temp_root=${RUNNER_TEMP:-${TMPDIR:-/tmp}}
+# Git Bash on Windows: RUNNER_TEMP is a Windows path (D:\a\_temp); use its POSIX form.
+if command -v cygpath >/dev/null 2>&1; then temp_root=$(cygpath -u "$temp_root"); fi
+work=$(mktemp -d "$temp_root/azure-oidc-token.XXXXXXXX")
 trap 'rm -rf "$work"' EXIT
 download=$work/download
 url=${release_url%/}/$asset
