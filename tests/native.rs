@@ -615,14 +615,26 @@ fn installer_follows_no_redirect_to_http() {
 
 #[test]
 fn installer_downloads_nothing_from_an_unreleased_ref() {
-    // native/action.yml as committed on a branch: placeholders, no pins applied.
+    // native/action.yml as committed on a branch: placeholders (set here explicitly, so that the test
+    // means the same on a release commit's tree).
     let emulator = Emulator::start(Config::default()).unwrap();
     let (_, asset, _) = platform();
     let server = release(asset, Serve::File(b"#!/bin/sh\nexit 0\n".to_vec()));
-    let composite = Composite::new(&emulator, &with(&emulator, &[]), &[], Some(server.ca_pem()));
-    assert_eq!(
-        composite.step.env["AZURE_OIDC_TOKEN_RELEASE_URL"],
-        "unreleased"
+    let pinned: Vec<String> = entries(&run_step(&yaml(NATIVE))["env"])
+        .into_iter()
+        .map(|(name, _)| name)
+        .filter(|name| name.starts_with("AZURE_OIDC_TOKEN_"))
+        .collect();
+    let placeholders: Vec<(&str, String)> = pinned
+        .iter()
+        .map(|name| (name.as_str(), "unreleased".to_owned()))
+        .collect();
+    assert_eq!(placeholders.len(), 6);
+    let composite = Composite::new(
+        &emulator,
+        &with(&emulator, &[]),
+        &placeholders,
+        Some(server.ca_pem()),
     );
     let outcome = composite.run();
     assert_refused(&outcome, &emulator, &["not a release", "release tag"]);
