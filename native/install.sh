@@ -93,7 +93,7 @@ host=${host%%/*}
 set +e
 status=$(curl --silent --show-error --fail --location \
   --proto '=https' --proto-redir '=https' --tlsv1.2 --max-redirs 5 \
-  --connect-timeout 10 --max-time 180 --retry 3 --retry-delay 2 \
+  --connect-timeout 10 --max-time 60 --retry 2 --retry-delay 2 --retry-max-time 120 \
   --max-filesize "$max_bytes" --user-agent azure-oidc-token-native-installer \
   --output "$download" --write-out '%{http_code}' "$url" 2>"$work/curl.err")
 code=$?

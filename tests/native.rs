@@ -6,7 +6,8 @@
 //!   `run:` line through `bash --noprofile --norc -eo pipefail`), the installer downloads the real
 //!   binary from a fake release on a local HTTPS server (CA generated at test time), checks it and runs
 //!   it against the emulator: a later step sees the same outputs as after the container action.
-//! - A wrong checksum, a 404, a cut download, a redirect to http://, a ref with no pinned checksum:
+//! - A wrong checksum, a 404, a cut or oversized download, a redirect to http://, an untrusted CA, a
+//!   ref with no pinned checksum, `scopes`, an unknown runner, a shell that drops `INPUT_*` names:
 //!   one `::error` line naming the asset or the cause, exit 1, and nothing run (the fake asset would
 //!   leave a marker file; a control test shows that it does when it is allowed to run).
 //! - `scripts/release-commit.sh --dry-run` pins the image and every checksum, changes nothing else,
@@ -598,6 +599,15 @@ fn installer_runs_nothing_when_the_download_is_cut_short() {
     });
     assert_refused(&outcome, &emulator, &[&asset, "checksum mismatch"]);
     assert!(!ran);
+}
+
+#[test]
+fn installer_runs_nothing_larger_than_its_cap() {
+    // 33 MiB, over the 32 MiB cap: refused from the announced length, before the body is read.
+    let (outcome, ran, asset, emulator) =
+        install(|_| (Serve::File(vec![b'#'; 33 * 1024 * 1024]), None));
+    let line = assert_refused(&outcome, &emulator, &[&asset, "larger than 33554432 bytes"]);
+    assert!(!ran, "{line}");
 }
 
 #[test]
