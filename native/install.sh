@@ -8,6 +8,8 @@
 #   AZURE_OIDC_TOKEN_SHA256_<OS>_<ARCH> the pinned checksum of each asset (LINUX_X64, MACOS_ARM64, ...)
 #   INPUT_<NAME>                        the inputs, as the container action gets them
 # and by the runner: RUNNER_OS (Linux, macOS, Windows), RUNNER_ARCH (X64, ARM64, ...), RUNNER_TEMP.
+# The release URL only says where the bytes come from (tests point it at a local server; a workflow's
+# own env cannot, since a step's env wins): whatever is served, only the pinned SHA-256 lets it run.
 #
 # Needs bash, curl and one of sha256sum / shasum / certutil: all present on GitHub's hosted runners
 # (Git Bash on Windows).
