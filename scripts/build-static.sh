@@ -6,7 +6,8 @@
 # DIR passed to `podman build --build-context builder=DIR`: one recipe, so what is tested is what ships.
 #
 # Environment: CARGO_TARGET_DIR (default: <repo>/target/static, apart from the normal build because
-# RUSTFLAGS differ), CA_BUNDLE (default: /etc/ssl/certs/ca-certificates.crt, Debian's ca-certificates).
+# RUSTFLAGS differ), CA_BUNDLE (default: /etc/ssl/certs/ca-certificates.crt, Debian's ca-certificates),
+# AUDITABLE=1 to build with `cargo auditable` (release.yml's binaries: the dependency list is embedded).
 set -euo pipefail
 
 if [ "$#" -ne 1 ]; then
@@ -35,8 +36,10 @@ esac
 # glibc, linked statically. Its getaddrinfo would need NSS modules at run time, and scratch has none:
 # the static-resolver feature makes reqwest resolve with hickory, which reads /etc/resolv.conf and
 # /etc/hosts (where docker/podman put --add-host entries) by itself.
+build=(build)
+if [ "${AUDITABLE:-}" = 1 ]; then build=(auditable build); fi
 RUSTFLAGS="${RUSTFLAGS:+$RUSTFLAGS }-C target-feature=+crt-static" \
-  cargo build --manifest-path "$repo/Cargo.toml" --release --locked \
+  cargo "${build[@]}" --manifest-path "$repo/Cargo.toml" --release --locked \
   --bin azure-oidc-token --features static-resolver --target "$target"
 
 binary=$CARGO_TARGET_DIR/$target/release/azure-oidc-token

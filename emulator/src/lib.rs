@@ -25,6 +25,7 @@ mod arm;
 mod clock;
 mod entra;
 mod faults;
+mod files;
 mod github;
 mod http;
 mod jwt;
@@ -41,6 +42,7 @@ use serde_json::{Map, Value};
 
 pub use entra::entra_error_body;
 pub use faults::Fault;
+pub use files::{FileServer, Serve, sha256_hex};
 
 use state::State;
 
