@@ -1,18 +1,29 @@
-//! The command line: no arguments runs the action; `token`, `explain` and `federated-credential`
-//! serve local use, other CI systems and onboarding (`DESIGN.md` § Subcommands).
+//! The command line: parse the arguments, pick the mode (no arguments runs the action; `token`,
+//! `explain` and `federated-credential` serve local use, other CI systems and onboarding), build
+//! that mode's configuration from the typed flags, and hand every error to [`crate::report::fail`].
 
-use std::collections::BTreeMap;
 use std::io::Write;
 use std::process::ExitCode;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
-use crate::app::{self, ErrorStyle, ExplainConfig};
-use crate::config::{Cloud, Config, ConfigError, Mode};
+use crate::action;
+use crate::commands::{self, ExplainConfig};
 use crate::error::AppError;
-use crate::expression;
-use crate::fic::{self, Entity, Format};
-use crate::matching::Check;
+use crate::exchange::SourceConfig;
+use crate::exchange::cloud::Cloud;
+use crate::exchange::network::Network;
+use crate::exchange::settings::{
+    ConfigError, ExchangeConfig, ExchangeInputs, check_client_id, parse_audience, parse_cloud,
+    parse_timeout,
+};
+use crate::exchange::source::IdTokenSource;
+use crate::onboarding::credential;
+use crate::onboarding::expression;
+use crate::onboarding::matching::Check;
+use crate::onboarding::render::Format;
+use crate::onboarding::subject::Entity;
+use crate::report::{ErrorStyle, fail};
 
 /// Exchange a GitHub Actions (or other) OIDC token for a short-lived Azure access token.
 ///
@@ -154,7 +165,7 @@ pub struct FederatedCredentialArgs {
     #[arg(long, value_name = "REF")]
     pub job_workflow_ref: Option<String>,
     /// Issuer: https://token.actions.githubusercontent.com[/ENTERPRISE] or https://HOST/_services/token (GHES)
-    #[arg(long, default_value = fic::GITHUB_ISSUER)]
+    #[arg(long, default_value = credential::GITHUB_ISSUER)]
     pub issuer: String,
     /// Audience [default: by --environment-cloud]
     #[arg(long)]
@@ -173,15 +184,15 @@ pub struct FederatedCredentialArgs {
     pub format: FormatArg,
 }
 
-/// Runs the binary: `args` without the program name, `lookup` the environment.
+/// Runs the binary: `args` without the program name, `env` the environment.
 pub fn main_with(
     args: Vec<String>,
-    lookup: &dyn Fn(&str) -> Option<String>,
+    env: &dyn Fn(&str) -> Option<String>,
     stdout: &mut impl Write,
     stderr: &mut impl Write,
 ) -> ExitCode {
     if args.is_empty() {
-        return app::run_action(lookup, stdout);
+        return action::run_action(env, stdout);
     }
     let cli = match Cli::try_parse_from(std::iter::once("azure-oidc-token".to_owned()).chain(args))
     {
@@ -196,18 +207,17 @@ pub fn main_with(
             return ExitCode::from(code);
         }
     };
-    let in_actions = lookup("GITHUB_ACTIONS").as_deref() == Some("true");
+    let in_actions = env("GITHUB_ACTIONS").as_deref() == Some("true");
     let style = ErrorStyle::for_commands(in_actions);
     match cli.command {
-        None => app::run_action(lookup, stdout),
+        None => action::run_action(env, stdout),
         Some(Command::Token(args)) => {
+            // Before any request: a token nobody can store is not worth fetching.
             if let Some(Err(error)) = args.output.as_deref().map(crate::token_file::check) {
-                // Before any request: a token nobody can store is not worth fetching.
-                let _ = writeln!(stderr, "error: {error}");
-                return ExitCode::FAILURE;
+                return fail(stderr, &AppError::from(error), None, style);
             }
-            match exchange_config(&args.exchange, lookup) {
-                Ok(config) => app::run_token(
+            match exchange_config(&args.exchange, env) {
+                Ok(config) => commands::run_token(
                     &config,
                     args.raw,
                     args.output.as_deref(),
@@ -215,52 +225,13 @@ pub fn main_with(
                     stdout,
                     stderr,
                 ),
-                Err(error) => app::fail(stderr, &AppError::from(error), None, style),
+                Err(error) => fail(stderr, &error, None, style),
             }
         }
-        Some(Command::Explain(args)) => {
-            // A malformed expression is refused before any request.
-            let expression = match args
-                .expression
-                .as_deref()
-                .map(expression::parse)
-                .transpose()
-            {
-                Ok(expression) => expression,
-                Err(error) => return app::fail(stderr, &AppError::from(error), None, style),
-            };
-            let check = Check {
-                subject: args.subject.clone(),
-                expression,
-            };
-            let client_id = args
-                .exchange
-                .client_id
-                .clone()
-                .or_else(|| lookup("AZURE_CLIENT_ID"))
-                .filter(|c| !c.trim().is_empty());
-            // explain needs no client or tenant; placeholders keep the shared validation happy.
-            let placeholder = |name: &str| match name {
-                "AZURE_CLIENT_ID" => client_id
-                    .clone()
-                    .or_else(|| Some("00000000-0000-0000-0000-000000000000".to_owned())),
-                "AZURE_TENANT_ID" => lookup(name).or_else(|| Some("common".to_owned())),
-                _ => lookup(name),
-            };
-            match exchange_config(&args.exchange, &placeholder) {
-                Ok(inner) => app::run_explain(
-                    &ExplainConfig {
-                        inner,
-                        client_id,
-                        check,
-                    },
-                    in_actions,
-                    stdout,
-                    stderr,
-                ),
-                Err(error) => app::fail(stderr, &AppError::from(error), None, style),
-            }
-        }
+        Some(Command::Explain(args)) => match explain_config(&args, env) {
+            Ok(config) => commands::run_explain(&config, in_actions, stdout, stderr),
+            Err(error) => fail(stderr, &error, None, style),
+        },
         Some(Command::FederatedCredential(args)) => match federated_credential(&args) {
             Ok((text, notes)) => {
                 let _ = stdout.write_all(text.as_bytes());
@@ -269,44 +240,85 @@ pub fn main_with(
                 }
                 ExitCode::SUCCESS
             }
-            Err(message) => {
-                let _ = writeln!(stderr, "error: {message}");
-                ExitCode::FAILURE
-            }
+            Err(error) => fail(stderr, &error, None, style),
         },
     }
 }
 
-/// Builds the exchange settings from flags, with the `AZURE_*` fallbacks.
+/// `token`'s settings, from the flags with the `AZURE_*` fallbacks.
 fn exchange_config(
     args: &ExchangeArgs,
-    lookup: &dyn Fn(&str) -> Option<String>,
-) -> Result<Config, ConfigError> {
-    let timeout = args.timeout_seconds.to_string();
-    let flags: BTreeMap<&str, Option<&str>> = BTreeMap::from([
-        ("client-id", args.client_id.as_deref()),
-        ("tenant-id", args.tenant_id.as_deref()),
-        ("scope", args.scope.as_deref()),
-        ("environment", Some(args.environment.as_str())),
-        ("audience", args.audience.as_deref()),
-        ("authority-host", args.authority_host.as_deref()),
-        ("timeout-seconds", Some(timeout.as_str())),
-    ]);
-    let input = |name: &str| flags.get(name).copied().flatten().map(str::to_owned);
-    Config::load(
-        Mode::Cli {
-            id_token_file: args.id_token_file.as_deref(),
-            id_token_env: args.id_token_env.as_deref(),
-        },
-        &input,
-        lookup,
+    env: &dyn Fn(&str) -> Option<String>,
+) -> Result<ExchangeConfig, AppError> {
+    let inputs = ExchangeInputs {
+        client_id: args.client_id.clone(),
+        tenant_id: args.tenant_id.clone(),
+        environment: Some(args.environment.clone()),
+        audience: args.audience.clone(),
+        scope: args.scope.clone(),
+        authority_host: args.authority_host.clone(),
+        timeout_seconds: Some(args.timeout_seconds),
+    };
+    Ok(ExchangeConfig::new(
+        inputs,
+        || id_token_source(args, env),
+        env,
+    )?)
+}
+
+fn id_token_source(
+    args: &ExchangeArgs,
+    env: &dyn Fn(&str) -> Option<String>,
+) -> Result<IdTokenSource, ConfigError> {
+    IdTokenSource::for_command_line(
+        args.id_token_file.as_deref(),
+        args.id_token_env.as_deref(),
+        env,
     )
+}
+
+/// `explain`'s settings: only what getting and checking an ID token needs (no tenant, and a client
+/// ID only if one was given).
+fn explain_config(
+    args: &ExplainArgs,
+    env: &dyn Fn(&str) -> Option<String>,
+) -> Result<ExplainConfig, AppError> {
+    // A malformed expression is refused before any request.
+    let expression = args
+        .expression
+        .as_deref()
+        .map(expression::parse)
+        .transpose()?;
+    let set = |value: Option<String>| value.filter(|v| !v.trim().is_empty());
+    let exchange = &args.exchange;
+    let client_id = set(exchange.client_id.clone()).or_else(|| set(env("AZURE_CLIENT_ID")));
+    if let Some(client_id) = &client_id {
+        check_client_id(client_id)?;
+    }
+    let cloud = parse_cloud(Some(&exchange.environment))?;
+    let audience = parse_audience(set(exchange.audience.clone()).as_deref(), cloud)?;
+    let timeout = parse_timeout(Some(exchange.timeout_seconds))?;
+    let network = Network::from_lookup(&|name| set(env(name)))?;
+    Ok(ExplainConfig {
+        source: SourceConfig {
+            id_token: id_token_source(exchange, env)?,
+            audience,
+            timeout,
+            network,
+        },
+        cloud,
+        client_id,
+        check: Check {
+            subject: args.subject.clone(),
+            expression,
+        },
+    })
 }
 
 /// `federated-credential`: the credential(s) for the flags, rendered, and notes for stderr.
 pub fn federated_credential(
     args: &FederatedCredentialArgs,
-) -> Result<(String, Vec<String>), String> {
+) -> Result<(String, Vec<String>), AppError> {
     let entity = match (
         &args.environment,
         &args.branch,
@@ -319,13 +331,14 @@ pub fn federated_credential(
         (_, _, _, true) => Some(Entity::PullRequest),
         _ => None,
     };
-    let cloud = Cloud::parse(&args.environment_cloud).ok_or_else(|| {
-        format!(
-            "--environment-cloud {:?}: use AzureCloud, AzureUSGovernment or AzureChinaCloud",
+    let cloud = Cloud::parse(&args.environment_cloud).ok_or_else(|| ConfigError::Invalid {
+        input: "environment-cloud",
+        problem: format!(
+            "is {:?}: use AzureCloud, AzureUSGovernment or AzureChinaCloud",
             args.environment_cloud
-        )
+        ),
     })?;
-    let request = fic::Request {
+    let request = credential::Request {
         repository: args.repository.clone(),
         owner_id: args.owner_id,
         repository_id: args.repository_id,
@@ -340,7 +353,7 @@ pub fn federated_credential(
         claims: args.claim.clone(),
         job_workflow_ref: args.job_workflow_ref.clone(),
     };
-    let credentials = fic::credentials(&request).map_err(|e| e.to_string())?;
+    let credentials = credential::credentials(&request)?;
     let format = match args.format {
         FormatArg::Json => Format::Json,
         FormatArg::Az => Format::Az,
@@ -348,11 +361,10 @@ pub fn federated_credential(
         FormatArg::Terraform => Format::Terraform,
     };
     Ok((
-        fic::render(&credentials, format, args.client_id.as_deref()),
-        fic::notes(&credentials, format),
+        crate::onboarding::render::render(&credentials, format, args.client_id.as_deref()),
+        crate::onboarding::render::notes(&credentials, format),
     ))
 }
-
 /// In a sovereign cloud without `--audience`: Terraform's azurerm/azuread providers ask GitHub for
 /// the public cloud's audience in every cloud (hashicorp/go-azure-sdk `github_oidc_authorizer.go`),
 /// so the credential printed (the cloud's audience) does not serve them; say how to get the one that does.

@@ -1,21 +1,24 @@
 //! azure-oidc-token: exchange a GitHub Actions OIDC token for a short-lived Azure access token.
 //!
-//! The binary is a thin wrapper around [`app::run_action`]. One module per concern; the contract is
-//! `DESIGN.md` (inputs, outputs, errors), the protocol facts are in `reference/`.
+//! Three wings, and a thin edge that picks between them:
+//! - [`exchange`]: the protocol, with no knowledge of GitHub Actions: where the ID token comes from
+//!   ([`exchange::source`]), Entra's token endpoint, HTTP with deadlines and retries, clouds.
+//! - [`action`]: the GitHub runner contract: `INPUT_*` into a validated configuration, step outputs,
+//!   `GITHUB_ENV`, the step summary, workflow and file commands.
+//! - [`onboarding`]: getting the federated credential right: the generator, the expression
+//!   language of flexible credentials, `explain`, and the AADSTS diagnosis.
+//!
+//! [`cli`] parses arguments and picks the mode; [`report`] renders every error in one place.
+//! Follow the access token: `exchange::source` → `exchange::entra` → `action::outputs`.
+//! The contract users rely on is `docs/design.md`.
 
-pub mod app;
-pub mod claims;
+pub mod action;
 pub mod cli;
-pub mod config;
-pub mod entra;
+pub mod clock;
+pub mod commands;
 pub mod error;
-pub mod explain;
-pub mod expression;
-pub mod fic;
-pub mod github;
-pub mod http;
-pub mod matching;
-pub mod outputs;
-pub mod runner;
+pub mod exchange;
+pub mod onboarding;
+pub mod report;
 pub mod secret;
 pub mod token_file;

@@ -675,7 +675,8 @@ fn file_commands_round_trip_through_the_runners_rules() {
         "=",
     ];
     for value in values {
-        let text = azure_oidc_token::runner::format_file_command("access-token", value).unwrap();
+        let text =
+            azure_oidc_token::action::workflow::format_file_command("access-token", value).unwrap();
         let parsed = parse_file_commands(&text).unwrap();
         assert_eq!(
             parsed,

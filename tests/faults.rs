@@ -36,7 +36,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use azure_oidc_emulator::{Config, Emulator, Fault, Hop, entra_error_body};
-use azure_oidc_token::http::MAX_ATTEMPTS;
+use azure_oidc_token::exchange::http::MAX_ATTEMPTS;
 use serde_json::Value;
 use support::{Outcome, Step, assert_no_secret_in_streams, parse_file_commands, total_requests};
 

@@ -27,7 +27,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use azure_oidc_emulator::{Config, Emulator, Fault, Hop};
-use azure_oidc_token::http::MAX_ATTEMPTS;
+use azure_oidc_token::exchange::http::MAX_ATTEMPTS;
 use support::{Outcome, Step, assert_no_secret_in_streams, assert_no_secret_on_disk, secrets};
 
 const RUNS: usize = 200;

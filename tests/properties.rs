@@ -20,17 +20,19 @@ mod support;
 use std::collections::BTreeMap;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use azure_oidc_token::claims::{Audience, decode_claims};
-use azure_oidc_token::config::{
-    Config, check_env_name, is_domain_name, is_guid, parse_authority_host, parse_scope,
-};
-use azure_oidc_token::entra::{EntraError, ErrorBody, parse_response};
-use azure_oidc_token::github::{excerpt, parse_token_response};
-use azure_oidc_token::http::{Attempt, retry_after};
-use azure_oidc_token::outputs::rfc3339;
-use azure_oidc_token::runner::{
+use azure_oidc_token::action::inputs::{ActionConfig, check_env_name};
+use azure_oidc_token::action::workflow::{
     self, escape_data, escape_property, format_file_command, format_file_commands,
 };
+use azure_oidc_token::clock::rfc3339;
+use azure_oidc_token::exchange::claims::{Audience, decode_claims};
+use azure_oidc_token::exchange::entra::{EntraError, ErrorBody, parse_response};
+use azure_oidc_token::exchange::http::excerpt;
+use azure_oidc_token::exchange::http::{Attempt, retry_after};
+use azure_oidc_token::exchange::settings::{
+    is_domain_name, is_guid, parse_authority_host, parse_scope,
+};
+use azure_oidc_token::exchange::source::github::parse_token_response;
 use azure_oidc_token::secret::Secret;
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -170,7 +172,7 @@ proptest! {
         title in "[A-Za-z0-9:,%=.-][A-Za-z0-9 :,%=.-]{0,20}[A-Za-z0-9:,%=.-]",
     ) {
         let mut out = Vec::new();
-        runner::error(&mut out, &title, &message).unwrap();
+        workflow::error(&mut out, &title, &message).unwrap();
         let line = String::from_utf8(out).unwrap();
         prop_assert_eq!(line.matches('\n').count(), 1);
         prop_assert!(!line.contains('\r'));
@@ -184,7 +186,7 @@ proptest! {
     #[test]
     fn mask_line_registers_exactly_the_secret(secret in tricky_string()) {
         let mut out = Vec::new();
-        runner::add_mask(&mut out, &Secret::new(secret.clone())).unwrap();
+        workflow::add_mask(&mut out, &Secret::new(secret.clone())).unwrap();
         let line = String::from_utf8(out).unwrap();
         prop_assert_eq!(line.matches('\n').count(), 1);
         prop_assert!(!line.contains('\r'));
@@ -198,7 +200,7 @@ proptest! {
     #[test]
     fn inert_text_is_fenced(lines in prop::collection::vec(tricky_string(), 1..6)) {
         let mut out = Vec::new();
-        runner::write_inert(&mut out, &lines).unwrap();
+        workflow::write_inert(&mut out, &lines).unwrap();
         let text = String::from_utf8(out).unwrap();
         let written: Vec<&str> = text.lines().collect();
         let token = written[0].strip_prefix("::stop-commands::").unwrap();
@@ -602,12 +604,13 @@ proptest! {
     #[test]
     fn config_from_any_environment_is_valid_or_refused(env in environment()) {
         let lookup = |name: &str| env.get(name).cloned();
-        match Config::from_lookup(&lookup) {
+        match ActionConfig::from_lookup(&lookup) {
             Ok(config) => {
-                prop_assert!(is_guid(&config.client_id));
-                prop_assert!(is_guid(&config.tenant_id) || is_domain_name(&config.tenant_id));
-                prop_assert!((1..=600).contains(&config.timeout.as_secs()));
-                prop_assert_eq!(config.authority_host.scheme(), "https");
+                let exchange = &config.exchange;
+                prop_assert!(is_guid(&exchange.client_id));
+                prop_assert!(is_guid(&exchange.tenant_id) || is_domain_name(&exchange.tenant_id));
+                prop_assert!((1..=600).contains(&exchange.source.timeout.as_secs()));
+                prop_assert_eq!(exchange.authority_host.scheme(), "https");
                 if let Some(name) = &config.export_env {
                     prop_assert!(grammar::env_name(name));
                 }

@@ -2,7 +2,7 @@
 //! well-formed frame (so the JSON decoder behind base64url gets arbitrary input too). No panic.
 #![no_main]
 
-use azure_oidc_token::claims::decode_claims;
+use azure_oidc_token::exchange::claims::decode_claims;
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use libfuzzer_sys::fuzz_target;

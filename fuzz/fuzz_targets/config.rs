@@ -5,7 +5,8 @@
 
 use std::collections::HashMap;
 
-use azure_oidc_token::config::{Config, is_domain_name, is_guid};
+use azure_oidc_token::action::inputs::ActionConfig;
+use azure_oidc_token::exchange::settings::{is_domain_name, is_guid};
 use libfuzzer_sys::fuzz_target;
 
 const KEYS: &[(&str, &[&str])] = &[
@@ -48,12 +49,13 @@ fuzz_target!(|entries: Vec<(u8, u8, String)>| {
         })
         .collect();
     let lookup = |name: &str| env.get(name).cloned();
-    match Config::from_lookup(&lookup) {
+    match ActionConfig::from_lookup(&lookup) {
         Ok(config) => {
-            assert!(is_guid(&config.client_id));
-            assert!(is_guid(&config.tenant_id) || is_domain_name(&config.tenant_id));
-            assert!((1..=600).contains(&config.timeout.as_secs()));
-            assert_eq!(config.authority_host.scheme(), "https");
+            let exchange = &config.exchange;
+            assert!(is_guid(&exchange.client_id));
+            assert!(is_guid(&exchange.tenant_id) || is_domain_name(&exchange.tenant_id));
+            assert!((1..=600).contains(&exchange.source.timeout.as_secs()));
+            assert_eq!(exchange.authority_host.scheme(), "https");
         }
         Err(error) => assert!(!error.to_string().is_empty()),
     }

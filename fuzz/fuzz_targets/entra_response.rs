@@ -8,9 +8,9 @@
 
 use std::time::{Duration, SystemTime};
 
-use azure_oidc_token::entra::parse_response;
-use azure_oidc_token::entra::EntraError;
-use azure_oidc_token::http::{Attempt, retry_after};
+use azure_oidc_token::exchange::entra::parse_response;
+use azure_oidc_token::exchange::entra::EntraError;
+use azure_oidc_token::exchange::http::{Attempt, retry_after};
 use libfuzzer_sys::fuzz_target;
 use reqwest::StatusCode;
 use reqwest::header::{HeaderMap, HeaderValue, RETRY_AFTER};

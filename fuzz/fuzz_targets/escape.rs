@@ -6,7 +6,7 @@
 #[path = "../../tests/support/runner_rules.rs"]
 mod runner_rules;
 
-use azure_oidc_token::runner::{self, escape_data, escape_property};
+use azure_oidc_token::action::workflow::{self, escape_data, escape_property};
 use azure_oidc_token::secret::Secret;
 use libfuzzer_sys::fuzz_target;
 
@@ -20,7 +20,7 @@ fuzz_target!(|value: &str| {
     assert_eq!(runner_rules::unescape_property(&property), value);
 
     let mut out = Vec::new();
-    runner::error(&mut out, "azure-oidc-token", value).expect("write to a Vec");
+    workflow::error(&mut out, "azure-oidc-token", value).expect("write to a Vec");
     let line = String::from_utf8(out).expect("UTF-8 in, UTF-8 out");
     assert_eq!(line.matches('\n').count(), 1);
     let command = runner_rules::parse_command(line.trim_end_matches('\n')).expect("a command");
@@ -29,7 +29,7 @@ fuzz_target!(|value: &str| {
     assert_eq!(command.data, value);
 
     let mut out = Vec::new();
-    runner::add_mask(&mut out, &Secret::new(value.to_owned())).expect("write to a Vec");
+    workflow::add_mask(&mut out, &Secret::new(value.to_owned())).expect("write to a Vec");
     let line = String::from_utf8(out).expect("UTF-8 in, UTF-8 out");
     assert_eq!(line.matches('\n').count(), 1);
     let command = runner_rules::parse_command(line.trim_end_matches('\n')).expect("a command");

@@ -2,7 +2,7 @@
 //! prints back as the same text; a comparand without wildcards matches only itself.
 #![no_main]
 
-use azure_oidc_token::expression::{has_wildcard, parse, wildcard_match};
+use azure_oidc_token::onboarding::expression::{has_wildcard, parse, wildcard_match};
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {

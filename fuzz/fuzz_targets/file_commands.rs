@@ -10,7 +10,7 @@ mod grammar;
 #[path = "../../tests/support/runner_rules.rs"]
 mod runner_rules;
 
-use azure_oidc_token::runner::{format_file_command, format_file_commands};
+use azure_oidc_token::action::workflow::{format_file_command, format_file_commands};
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|pairs: Vec<(String, String)>| {

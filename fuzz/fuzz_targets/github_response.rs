@@ -2,7 +2,8 @@
 //! blank; an excerpt is one short line without control characters (it goes into messages).
 #![no_main]
 
-use azure_oidc_token::github::{excerpt, parse_token_response};
+use azure_oidc_token::exchange::http::excerpt;
+use azure_oidc_token::exchange::source::github::parse_token_response;
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {

@@ -6,8 +6,9 @@
 #[path = "../../tests/support/grammar.rs"]
 mod grammar;
 
-use azure_oidc_token::config::{
-    check_env_name, is_domain_name, is_guid, parse_authority_host, parse_scope, quote,
+use azure_oidc_token::action::inputs::check_env_name;
+use azure_oidc_token::exchange::settings::{
+    is_domain_name, is_guid, parse_authority_host, parse_scope, quote,
 };
 use libfuzzer_sys::fuzz_target;
 

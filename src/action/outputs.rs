@@ -2,16 +2,18 @@
 //!
 //! Everything is formatted first and written last, each file in one `write_all`; if any write fails,
 //! every file is cut back to its previous length, so a failed run leaves nothing behind.
-//! Contract: `DESIGN.md` § Outputs.
+//! The outputs are listed in `action.yml` and `docs/design.md`.
 
 use std::fs::OpenOptions;
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 
-use crate::claims::Claims;
-use crate::config::{Cloud, Config, Files, NamedScope};
-use crate::entra::AccessToken;
-use crate::runner::{self, FileCommandError};
+use crate::action::inputs::{ActionConfig, Files, NamedScope};
+use crate::action::workflow::{self, FileCommandError};
+use crate::clock::rfc3339;
+use crate::exchange::claims::Claims;
+use crate::exchange::cloud::Cloud;
+use crate::exchange::entra::AccessToken;
 use crate::secret::Secret;
 
 /// The pieces of a successful run that outputs are made of.
@@ -43,15 +45,15 @@ pub enum OutputError {
 }
 
 /// The step outputs, in the order they are written.
-pub fn output_pairs(config: &Config, issued: &Issued<'_>) -> Vec<(String, String)> {
+pub fn output_pairs(config: &ActionConfig, issued: &Issued<'_>) -> Vec<(String, String)> {
     let token = issued.token;
     let mut pairs: Vec<(String, String)> = [
         ("access-token", token.token.expose_secret().to_owned()),
         ("token-type", "Bearer".to_owned()),
         ("expires-on", token.expires_on.to_string()),
         ("expires-at", rfc3339(token.expires_on)),
-        ("tenant-id", config.tenant_id.clone()),
-        ("client-id", config.client_id.clone()),
+        ("tenant-id", config.exchange.tenant_id.clone()),
+        ("client-id", config.exchange.client_id.clone()),
     ]
     .into_iter()
     .map(|(name, value)| (name.to_owned(), value))
@@ -94,20 +96,21 @@ pub const SDK_ENV_NAMES: &[&str] = &[
 /// the Azure CLI cannot sign in from these alone (they need a token file, and a GitHub ID token
 /// expires within minutes, so none is written); SDK code reads `AZURE_*` through the
 /// `ClientAssertionCredential` pattern of `docs/later-steps.md`.
-pub fn sdk_env_pairs(config: &Config) -> Vec<(&'static str, String)> {
+pub fn sdk_env_pairs(config: &ActionConfig) -> Vec<(&'static str, String)> {
     let authority = config
+        .exchange
         .authority_host
         .as_str()
         .trim_end_matches('/')
         .to_owned();
-    let terraform_environment = match config.cloud {
+    let terraform_environment = match config.exchange.cloud {
         Cloud::AzureCloud => "public",
         Cloud::AzureUSGovernment => "usgovernment",
         Cloud::AzureChinaCloud => "china",
     };
     let mut pairs = vec![
-        ("AZURE_CLIENT_ID", config.client_id.clone()),
-        ("AZURE_TENANT_ID", config.tenant_id.clone()),
+        ("AZURE_CLIENT_ID", config.exchange.client_id.clone()),
+        ("AZURE_TENANT_ID", config.exchange.tenant_id.clone()),
     ];
     if let Some(subscription) = &config.subscription_id {
         pairs.push(("AZURE_SUBSCRIPTION_ID", subscription.clone()));
@@ -115,8 +118,8 @@ pub fn sdk_env_pairs(config: &Config) -> Vec<(&'static str, String)> {
     pairs.extend([
         ("AZURE_AUTHORITY_HOST", authority),
         ("ARM_USE_OIDC", "true".to_owned()),
-        ("ARM_CLIENT_ID", config.client_id.clone()),
-        ("ARM_TENANT_ID", config.tenant_id.clone()),
+        ("ARM_CLIENT_ID", config.exchange.client_id.clone()),
+        ("ARM_TENANT_ID", config.exchange.tenant_id.clone()),
     ]);
     if let Some(subscription) = &config.subscription_id {
         pairs.push(("ARM_SUBSCRIPTION_ID", subscription.clone()));
@@ -127,14 +130,14 @@ pub fn sdk_env_pairs(config: &Config) -> Vec<(&'static str, String)> {
 
 /// Formats and appends the outputs (and the `export-env`/`export-sdk-env` variables), all or nothing.
 pub fn write_outputs(
-    config: &Config,
+    config: &ActionConfig,
     files: &Files,
     issued: &Issued<'_>,
 ) -> Result<(), OutputError> {
     // The pairs hold copies of the token: zeroed when dropped, on every path.
     let pairs = zeroize::Zeroizing::new(output_pairs(config, issued));
     let outputs =
-        runner::format_file_commands(pairs.iter().map(|(n, v)| (n.as_str(), v.as_str())))?;
+        workflow::format_file_commands(pairs.iter().map(|(n, v)| (n.as_str(), v.as_str())))?;
     let mut writes = vec![("GITHUB_OUTPUT", files.output.clone(), outputs)];
     let mut env_pairs: Vec<(&str, &str)> = Vec::new();
     if let Some(name) = &config.export_env {
@@ -150,7 +153,7 @@ pub fn write_outputs(
         writes.push((
             "GITHUB_ENV",
             env_file.clone(),
-            runner::format_file_commands(env_pairs)?,
+            workflow::format_file_commands(env_pairs)?,
         ));
     }
     append_all_or_nothing(&writes)
@@ -193,11 +196,11 @@ fn write_error(variable: &'static str, path: &Path, source: io::Error) -> Output
 }
 
 /// The audit summary for `GITHUB_STEP_SUMMARY`: who, for what, presented what, until when. No token.
-pub fn summary_markdown(config: &Config, id_claims: &Claims, issued: &Issued<'_>) -> String {
+pub fn summary_markdown(config: &ActionConfig, id_claims: &Claims, issued: &Issued<'_>) -> String {
     let cell = |value: &str| value.replace('|', "\\|").replace(['\r', '\n'], " ");
     let mut rows = vec![
-        ("Tenant", config.tenant_id.clone()),
-        ("Client ID", config.client_id.clone()),
+        ("Tenant", config.exchange.tenant_id.clone()),
+        ("Client ID", config.exchange.client_id.clone()),
     ];
     if let Some(subscription) = &config.subscription_id {
         rows.push(("Subscription", subscription.clone()));
@@ -217,8 +220,8 @@ pub fn summary_markdown(config: &Config, id_claims: &Claims, issued: &Issued<'_>
         ));
     }
     rows.extend([
-        ("Cloud", config.cloud.name().to_owned()),
-        ("Scope", config.scope.clone()),
+        ("Cloud", config.exchange.cloud.name().to_owned()),
+        ("Scope", config.exchange.scope.clone()),
         (
             "Issuer presented",
             id_claims.iss.clone().unwrap_or_default(),
@@ -242,42 +245,12 @@ pub fn summary_markdown(config: &Config, id_claims: &Claims, issued: &Issued<'_>
 
 /// Appends the summary; failures are reported by the caller as a warning, never fatal.
 pub fn write_summary(path: &Path, markdown: &str) -> io::Result<()> {
-    runner::append_all(path, &Secret::new(markdown.to_owned()))
-}
-
-/// Formats Unix seconds as RFC 3339 UTC, e.g. `2026-11-23T09:41:07Z`.
-pub fn rfc3339(unix: i64) -> String {
-    let days = unix.div_euclid(86_400);
-    let seconds = unix.rem_euclid(86_400);
-    // Civil-from-days (H. Hinnant's algorithm), valid for the proleptic Gregorian calendar.
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1_460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = doy - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = yoe + era * 400 + i64::from(month <= 2);
-    format!(
-        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}Z",
-        seconds / 3_600,
-        seconds % 3_600 / 60,
-        seconds % 60
-    )
+    workflow::append_all(path, &Secret::new(markdown.to_owned()))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn formats_rfc3339() {
-        assert_eq!(rfc3339(0), "1970-01-01T00:00:00Z");
-        assert_eq!(rfc3339(1_795_426_867), "2026-11-23T09:41:07Z");
-        assert_eq!(rfc3339(951_782_400), "2000-02-29T00:00:00Z");
-        assert_eq!(rfc3339(4_102_444_799), "2099-12-31T23:59:59Z");
-    }
 
     #[test]
     fn failed_second_write_rolls_back_the_first() {

@@ -11,7 +11,7 @@ use std::error::Error as _;
 use std::future::Future;
 use std::time::{Duration, Instant, SystemTime};
 
-use reqwest::header::{HeaderMap, RETRY_AFTER};
+use reqwest::header::{HeaderMap, LOCATION, RETRY_AFTER};
 use reqwest::{RequestBuilder, StatusCode};
 use zeroize::Zeroizing;
 
@@ -120,7 +120,7 @@ impl HttpError {
 /// Builds the one client used for both hops, with the proxy `network` names (if any).
 pub fn client(
     user_agent: &str,
-    network: &crate::config::Network,
+    network: &crate::exchange::network::Network,
 ) -> Result<reqwest::Client, HttpError> {
     let mut builder = reqwest::Client::builder()
         .user_agent(user_agent)
@@ -248,6 +248,34 @@ fn describe(error: &reqwest::Error) -> String {
         });
     }
     parts.join(": ")
+}
+
+/// The host of a `Location` header, never its path or query.
+pub fn location_host(headers: &reqwest::header::HeaderMap) -> String {
+    headers
+        .get(LOCATION)
+        .and_then(|value| value.to_str().ok())
+        .and_then(|value| reqwest::Url::parse(value).ok())
+        .and_then(|url| url.host_str().map(str::to_owned))
+        .unwrap_or_else(|| "another location".to_owned())
+}
+
+/// A short excerpt of an error body for a message: one line, at most 160 characters, prefixed by `: `.
+pub fn excerpt(body: &[u8]) -> String {
+    let text = String::from_utf8_lossy(body);
+    let line: String = text
+        .split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ")
+        .chars()
+        .filter(|c| !c.is_control())
+        .take(160)
+        .collect();
+    if line.is_empty() {
+        String::new()
+    } else {
+        format!(": {line}")
+    }
 }
 
 /// Whether an HTTP status is worth another attempt.
@@ -386,6 +414,16 @@ mod tests {
             "{third:?}"
         );
         assert!(backoff(30) <= Duration::from_secs(12));
+    }
+
+    #[test]
+    fn excerpt_is_one_short_line() {
+        assert_eq!(excerpt(b""), "");
+        assert_eq!(
+            excerpt(b"bad\r\ngateway\n::error::x"),
+            ": bad gateway ::error::x"
+        );
+        assert_eq!(excerpt(&[b'x'; 500]).len(), 162);
     }
 
     #[test]

@@ -1,12 +1,12 @@
 //! Would a given federated credential match this token? `explain --subject` compares an exact
 //! credential's subject the way Entra does (exactly, case-sensitively); `explain --expression`
-//! evaluates a flexible credential's expression (`crate::expression`). Both say when the subject
+//! evaluates a flexible credential's expression (`crate::onboarding::expression`). Both say when the subject
 //! forms differ (name-based vs ID-based), the mismatch GitHub's 2026 change brought.
 
 use serde_json::{Map, Value};
 
-use crate::expression::Expression;
-use crate::fic::{self, GITHUB_ISSUER};
+use crate::onboarding::credential::GITHUB_ISSUER;
+use crate::onboarding::expression::Expression;
 
 /// What `explain` was asked to check.
 #[derive(Clone, Debug, Default)]
@@ -30,7 +30,7 @@ pub fn check_lines(claims: &Map<String, Value>, check: &Check) -> (Vec<String>, 
         .get("sub")
         .and_then(Value::as_str)
         .unwrap_or_default();
-    if let Some(note) = fic::presented_form_note(sub) {
+    if let Some(note) = crate::onboarding::subject::presented_form_note(sub) {
         lines.push(String::new());
         lines.push(note);
     }
@@ -55,7 +55,9 @@ pub fn check_lines(claims: &Map<String, Value>, check: &Check) -> (Vec<String>, 
             ));
             failures.push(format!("--subject does not match the token's sub: {why}"));
         }
-        lines.extend(fic::form_mismatch(sub, subject).map(|w| format!("  {w}")));
+        lines.extend(
+            crate::onboarding::subject::form_mismatch(sub, subject).map(|w| format!("  {w}")),
+        );
     }
     if let Some(expression) = &check.expression {
         lines.push(String::new());
@@ -92,7 +94,9 @@ pub fn check_lines(claims: &Map<String, Value>, check: &Check) -> (Vec<String>, 
             holds = false;
         }
         if let Some(pattern) = expression.subject_pattern() {
-            lines.extend(fic::form_mismatch(sub, pattern).map(|w| format!("  {w}")));
+            lines.extend(
+                crate::onboarding::subject::form_mismatch(sub, pattern).map(|w| format!("  {w}")),
+            );
         }
         if holds {
             lines.push("  result: the expression matches this token".to_owned());
@@ -108,7 +112,7 @@ pub fn check_lines(claims: &Map<String, Value>, check: &Check) -> (Vec<String>, 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::expression::parse;
+    use crate::onboarding::expression::parse;
 
     fn claims(sub: &str) -> Map<String, Value> {
         let mut claims = Map::new();

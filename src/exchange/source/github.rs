@@ -2,15 +2,71 @@
 //!
 //! `GET <ACTIONS_ID_TOKEN_REQUEST_URL>` with the `audience` query parameter set (the URL is parsed, not
 //! pasted into), `Authorization: Bearer <request token>`, `Accept: application/json`; the answer is
-//! `{"value": "<jwt>"}` with any other field ignored. Protocol: `reference/github-actions.md` §1.
+//! `{"value": "<jwt>"}` with any other field ignored. The runner gives the URL and token only to jobs
+//! with `permissions: id-token: write`. Protocol:
+//! <https://docs.github.com/en/actions/security-for-github-actions/security-hardening-your-deployments/about-security-hardening-with-openid-connect>.
 
 use reqwest::StatusCode;
-use reqwest::header::{ACCEPT, LOCATION};
+use reqwest::header::ACCEPT;
 use serde::Deserialize;
 
-use crate::config::IdTokenRequest;
-use crate::http::{self, Attempt, Deadline, GaveUp, HttpError};
+use reqwest::Url;
+
+use crate::exchange::http::{self, Attempt, Deadline, GaveUp, HttpError, excerpt, location_host};
+use crate::exchange::settings::ConfigError;
 use crate::secret::Secret;
+
+/// Where the runner lets this step fetch its ID token (`permissions: id-token: write`).
+#[derive(Debug)]
+pub struct IdTokenRequest {
+    /// `ACTIONS_ID_TOKEN_REQUEST_URL`, parsed.
+    pub url: Url,
+    /// `ACTIONS_ID_TOKEN_REQUEST_TOKEN`.
+    pub token: Secret,
+}
+
+/// The runner's ID token endpoint, or the error that says to add `id-token: write`.
+pub fn request_from_env(
+    get: &dyn Fn(&str) -> Option<String>,
+) -> Result<IdTokenRequest, ConfigError> {
+    match (
+        get("ACTIONS_ID_TOKEN_REQUEST_URL"),
+        get("ACTIONS_ID_TOKEN_REQUEST_TOKEN"),
+    ) {
+        (Some(url), Some(token)) => Ok(IdTokenRequest {
+            url: parse_request_url(&url)?,
+            token: Secret::new(token),
+        }),
+        (None, None) => Err(ConfigError::NoIdTokenPermission {
+            missing: "ACTIONS_ID_TOKEN_REQUEST_URL and ACTIONS_ID_TOKEN_REQUEST_TOKEN are",
+        }),
+        (None, Some(_)) => Err(ConfigError::NoIdTokenPermission {
+            missing: "ACTIONS_ID_TOKEN_REQUEST_URL is",
+        }),
+        (Some(_), None) => Err(ConfigError::NoIdTokenPermission {
+            missing: "ACTIONS_ID_TOKEN_REQUEST_TOKEN is",
+        }),
+    }
+}
+
+fn parse_request_url(value: &str) -> Result<Url, ConfigError> {
+    let url = Url::parse(value).map_err(|e| ConfigError::Runner {
+        variable: "ACTIONS_ID_TOKEN_REQUEST_URL",
+        problem: format!(
+            "is not a valid URL ({e}); the runner sets it, so check for a step overriding it"
+        ),
+    })?;
+    if url.scheme() != "https" {
+        return Err(ConfigError::Runner {
+            variable: "ACTIONS_ID_TOKEN_REQUEST_URL",
+            problem: format!(
+                "uses {}://; only https:// is accepted for the ID token request",
+                url.scheme()
+            ),
+        });
+    }
+    Ok(url)
+}
 
 /// Why no ID token came back.
 #[derive(Debug, thiserror::Error)]
@@ -133,34 +189,6 @@ pub fn parse_token_response(body: &[u8]) -> Result<Secret, GitHubError> {
     }
 }
 
-/// The host of a `Location` header, never its path or query.
-pub fn location_host(headers: &reqwest::header::HeaderMap) -> String {
-    headers
-        .get(LOCATION)
-        .and_then(|value| value.to_str().ok())
-        .and_then(|value| reqwest::Url::parse(value).ok())
-        .and_then(|url| url.host_str().map(str::to_owned))
-        .unwrap_or_else(|| "another location".to_owned())
-}
-
-/// A short excerpt of an error body for a message: one line, at most 160 characters, prefixed by `: `.
-pub fn excerpt(body: &[u8]) -> String {
-    let text = String::from_utf8_lossy(body);
-    let line: String = text
-        .split_whitespace()
-        .collect::<Vec<_>>()
-        .join(" ")
-        .chars()
-        .filter(|c| !c.is_control())
-        .take(160)
-        .collect();
-    if line.is_empty() {
-        String::new()
-    } else {
-        format!(": {line}")
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -197,15 +225,5 @@ mod tests {
             parse_token_response(br#"{"value":""}"#),
             Err(GitHubError::NoToken)
         ));
-    }
-
-    #[test]
-    fn excerpt_is_one_short_line() {
-        assert_eq!(excerpt(b""), "");
-        assert_eq!(
-            excerpt(b"bad\r\ngateway\n::error::x"),
-            ": bad gateway ::error::x"
-        );
-        assert_eq!(excerpt(&[b'x'; 500]).len(), 162);
     }
 }

@@ -2,7 +2,9 @@
 //!
 //! Formatting is pure (`impl Write` sinks, strings); the only file I/O is [`append_all`], which writes
 //! one run's lines in a single `write_all` so a failed run adds nothing.
-//! Runner facts: `reference/github-actions.md` §4 (parser rules, escaping, masking).
+//! The runner's rules: <https://docs.github.com/en/actions/reference/workflow-commands-for-github-actions>
+//! and its parser, <https://github.com/actions/runner/blob/main/src/Runner.Common/ActionCommand.cs>;
+//! the tests hold a model of both parsers (`tests/support/runner_rules.rs`).
 
 use std::fmt::Write as _;
 use std::io::{self, Write};

@@ -2,8 +2,10 @@
 //! Entra makes of its issuer, done first so users see it (discovery document and JWKS over HTTPS,
 //! RS256 signature, key id). Nothing secret is printed: claims are not secret, the token is.
 //!
-//! Entra side: `reference/entra-id.md` §1.1 (issuer validation, first 100 keys), §5; GitHub side:
-//! `reference/github-actions.md` §2.1 (issuer, discovery, JWKS, RS256).
+//! Entra fetches the issuer's OpenID discovery document and keys from the public internet
+//! (<https://learn.microsoft.com/entra/workload-id/workload-identity-federation>); GitHub's issuer
+//! publishes them at `<iss>/.well-known/openid-configuration`
+//! (<https://docs.github.com/en/actions/reference/security/oidc>).
 
 use std::fmt::Write as _;
 
@@ -12,11 +14,10 @@ use reqwest::{StatusCode, Url};
 use serde::Deserialize;
 use serde_json::{Map, Value};
 
-use crate::claims::{Claims, ClaimsError, decode_payload};
-use crate::fic::Credential;
-use crate::github::excerpt;
-use crate::http::{self, Attempt, Deadline, HttpError};
-use crate::outputs::rfc3339;
+use crate::clock::rfc3339;
+use crate::exchange::claims::{Claims, ClaimsError, decode_payload};
+use crate::exchange::http::{self, Attempt, Deadline, HttpError, excerpt};
+use crate::onboarding::credential::Credential;
 use crate::secret::Secret;
 
 /// Why the issuer check failed: Entra would reject the token for the same reason.
@@ -265,7 +266,7 @@ pub fn report_lines(
     now: i64,
 ) -> Result<Vec<String>, ClaimsError> {
     let payload = decode_payload(token.expose_secret())?;
-    let claims = crate::claims::decode_claims(token.expose_secret())?;
+    let claims = crate::exchange::claims::decode_claims(token.expose_secret())?;
     let mut lines = vec![format!("ID token from {origin}; its claims (not secret):")];
     for (name, value) in ordered_claims(&payload) {
         lines.push(format!(
@@ -357,7 +358,7 @@ fn describe_claim(name: &str, value: &Value, now: i64) -> String {
         Value::String(s) => s.escape_debug().to_string(),
         other => other.to_string(),
     };
-    match (name, crate::claims::numeric_date_value(value)) {
+    match (name, crate::exchange::claims::numeric_date_value(value)) {
         ("exp", Some(exp)) if exp <= now => {
             format!(
                 "{text} ({}, expired {} s ago)",

@@ -3,15 +3,15 @@
 //!
 //! `POST <authority>/<tenant>/oauth2/v2.0/token`, form `client_id`, `scope`, `client_assertion_type`,
 //! `client_assertion`, `grant_type=client_credentials`; a fresh `client-request-id` per attempt.
-//! Protocol and error bodies: `reference/entra-id.md` §1–§3.
+//! Protocol: <https://learn.microsoft.com/entra/identity-platform/v2-oauth2-client-creds-grant-flow#third-case-access-token-request-with-a-federated-credential>;
+//! error codes: <https://learn.microsoft.com/entra/identity-platform/reference-error-codes>.
 
 use reqwest::StatusCode;
 use reqwest::header::{ACCEPT, HeaderMap};
 use serde::Deserialize;
 
-use crate::claims::decode_claims;
-use crate::github::{excerpt, location_host};
-use crate::http::{self, Attempt, Deadline, HttpError};
+use crate::exchange::claims::decode_claims;
+use crate::exchange::http::{self, Attempt, Deadline, HttpError, excerpt, location_host};
 use crate::secret::Secret;
 
 /// The assertion type for a JWT client assertion (RFC 7523).
@@ -191,7 +191,7 @@ pub async fn exchange_once(
     client_request_id: &str,
     deadline: &Deadline,
 ) -> Attempt<AccessToken, EntraError> {
-    let sent_at = unix_now();
+    let sent_at = crate::clock::unix_now();
     let builder = client
         .post(request.endpoint.clone())
         .header(ACCEPT, "application/json")
@@ -294,14 +294,6 @@ fn parse_success(body: &[u8], sent_at: i64) -> Result<AccessToken, EntraError> {
             .ok_or(EntraError::Malformed("a usable expires_in"))?,
     };
     Ok(AccessToken { token, expires_on })
-}
-
-/// Seconds since the Unix epoch (0 if the clock is before it).
-pub fn unix_now() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
-        .unwrap_or(0)
 }
 
 #[cfg(test)]

@@ -1,0 +1,499 @@
+//! The step's inputs (`INPUT_*`, defaults included; blank means unset) into a validated
+//! [`ActionConfig`], read once, before any network call. Inputs fall back to the `AZURE_*`
+//! variables the Azure SDKs use. Nothing outside `action` knows `INPUT_*` or the runner's files.
+
+use std::path::PathBuf;
+
+use crate::exchange::settings::{ConfigError, ExchangeConfig, ExchangeInputs, parse_scope, quote};
+use crate::exchange::source::IdTokenSource;
+use crate::exchange::source::github;
+
+/// The runner's file-command files.
+#[derive(Debug)]
+pub struct Files {
+    /// `GITHUB_OUTPUT`.
+    pub output: PathBuf,
+    /// `GITHUB_ENV`, needed only with `export-env`.
+    pub env: Option<PathBuf>,
+    /// `GITHUB_STEP_SUMMARY`, written only when `summary` is true.
+    pub step_summary: Option<PathBuf>,
+}
+
+/// One extra resource of the `scopes` input: outputs `<name>-access-token` and `<name>-expires-on`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct NamedScope {
+    /// Output name prefix.
+    pub name: String,
+    /// The resource scope, ending in `/.default`.
+    pub scope: String,
+}
+
+/// Everything one step needs, validated.
+#[derive(Debug)]
+pub struct ActionConfig {
+    /// The exchange.
+    pub exchange: ExchangeConfig,
+    /// Subscription GUID, echoed to outputs only.
+    pub subscription_id: Option<String>,
+    /// Further resources, one token each (`scopes`).
+    pub scopes: Vec<NamedScope>,
+    /// Environment variable that later steps get the token in.
+    pub export_env: Option<String>,
+    /// Export the non-secret `AZURE_*`/`ARM_*` settings for tools that mint their own tokens.
+    pub export_sdk_env: bool,
+    /// Run the diagnosis instead of the exchange.
+    pub explain: bool,
+    /// Whether to write the audit summary.
+    pub summary: bool,
+    /// Where outputs go.
+    pub files: Files,
+}
+
+impl ActionConfig {
+    /// Reads and validates every input and runner variable of a step through `env` (an environment).
+    pub fn from_lookup(env: &dyn Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        let get = |name: &str| {
+            env(name)
+                .map(|value| value.trim().to_owned())
+                .filter(|value| !value.is_empty())
+        };
+        let input = |name: &str| get(&format!("INPUT_{}", name.to_uppercase().replace(' ', "_")));
+        let timeout_seconds = match input("timeout-seconds") {
+            None => None,
+            Some(value) => Some(value.parse::<u64>().map_err(|_| ConfigError::Invalid {
+                input: "timeout-seconds",
+                problem: format!(
+                    "is {}; use a whole number of seconds from 1 to 600",
+                    quote(&value)
+                ),
+            })?),
+        };
+        // The subscription is checked right after the tenant, as the inputs are listed.
+        let subscription_id = input("subscription-id").or_else(|| get("AZURE_SUBSCRIPTION_ID"));
+        let exchange_inputs = ExchangeInputs {
+            client_id: input("client-id"),
+            tenant_id: input("tenant-id"),
+            environment: input("environment"),
+            audience: input("audience"),
+            scope: input("scope"),
+            authority_host: input("authority-host"),
+            timeout_seconds,
+        };
+        let mut action_inputs = None;
+        let exchange = ExchangeConfig::new(
+            exchange_inputs,
+            || {
+                if let Some(subscription) = &subscription_id {
+                    crate::exchange::settings::check_guid(
+                        "subscription-id",
+                        subscription,
+                        "a subscription ID",
+                    )?;
+                }
+                action_inputs = Some(ActionInputs::read(&input)?);
+                github::request_from_env(&get).map(IdTokenSource::GitHub)
+            },
+            env,
+        )?;
+        let Some(action) = action_inputs else {
+            unreachable!("the ID token closure ran, so the action inputs were read")
+        };
+        let output = get("GITHUB_OUTPUT").map(PathBuf::from).ok_or(ConfigError::Runner {
+            variable: "GITHUB_OUTPUT",
+            problem: "is not set: run this as a GitHub Actions step (outside Actions, use `azure-oidc-token token`)".to_owned(),
+        })?;
+        let env_file = get("GITHUB_ENV").map(PathBuf::from);
+        if (action.export_env.is_some() || action.export_sdk_env) && env_file.is_none() {
+            return Err(ConfigError::Runner {
+                variable: "GITHUB_ENV",
+                problem: "is not set, so `export-env`/`export-sdk-env` cannot export anything: run this as a GitHub Actions step".to_owned(),
+            });
+        }
+        Ok(Self {
+            exchange,
+            subscription_id,
+            scopes: action.scopes,
+            export_env: action.export_env,
+            export_sdk_env: action.export_sdk_env,
+            explain: action.explain,
+            summary: action.summary,
+            files: Files {
+                output,
+                env: env_file,
+                step_summary: get("GITHUB_STEP_SUMMARY").map(PathBuf::from),
+            },
+        })
+    }
+}
+
+/// The inputs only a step has.
+struct ActionInputs {
+    export_env: Option<String>,
+    export_sdk_env: bool,
+    explain: bool,
+    summary: bool,
+    scopes: Vec<NamedScope>,
+}
+
+impl ActionInputs {
+    fn read(input: &dyn Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        let export_env = input("export-env")
+            .map(|name| check_env_name(&name).map(|()| name))
+            .transpose()?;
+        let flag = |name: &'static str, default: bool| {
+            input(name).map_or(Ok(default), |value| parse_bool(name, &value))
+        };
+        let scopes = input("scopes").map_or(Ok(Vec::new()), |text| parse_scopes(&text))?;
+        let export_sdk_env = flag("export-sdk-env", false)?;
+        if let Some(name) = export_env
+            .as_deref()
+            .filter(|name| export_sdk_env && crate::action::outputs::SDK_ENV_NAMES.contains(name))
+        {
+            return Err(ConfigError::Invalid {
+                input: "export-env",
+                problem: format!(
+                    "is {name}, which `export-sdk-env: true` also sets (to a non-secret setting): choose another name for the token, e.g. AZURE_ACCESS_TOKEN"
+                ),
+            });
+        }
+        Ok(Self {
+            export_env,
+            export_sdk_env,
+            explain: flag("explain", false)?,
+            summary: flag("summary", true)?,
+            scopes,
+        })
+    }
+}
+
+/// Parses the `scopes` input: one `name=scope` per line; blank lines and `#` comments are skipped.
+pub fn parse_scopes(text: &str) -> Result<Vec<NamedScope>, ConfigError> {
+    let invalid = |problem: String| ConfigError::Invalid {
+        input: "scopes",
+        problem,
+    };
+    let mut scopes: Vec<NamedScope> = Vec::new();
+    for line in text
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty() && !l.starts_with('#'))
+    {
+        let Some((name, scope)) = line.split_once('=') else {
+            return Err(invalid(format!(
+                "has the line {}: write one `name=scope` per line, e.g. graph=https://graph.microsoft.com/.default",
+                quote(line)
+            )));
+        };
+        let (name, scope) = (name.trim(), scope.trim());
+        let mut bytes = name.bytes();
+        let valid_name = bytes
+            .next()
+            .is_some_and(|b| b.is_ascii_alphabetic() || b == b'_')
+            && bytes.all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-');
+        if !valid_name {
+            return Err(invalid(format!(
+                "has the name {}: use letters, digits, `-` and `_`, starting with a letter (it prefixes the output names)",
+                quote(name)
+            )));
+        }
+        if scopes.iter().any(|s| s.name.eq_ignore_ascii_case(name)) {
+            return Err(invalid(format!("names {} twice", quote(name))));
+        }
+        if scope.is_empty() {
+            return Err(invalid(format!("gives {} no scope", quote(name))));
+        }
+        let scope = parse_scope(scope).map_err(|_| {
+            invalid(format!(
+                "gives {} the scope {}: one resource scope per line, with no spaces",
+                quote(name),
+                quote(scope)
+            ))
+        })?;
+        scopes.push(NamedScope {
+            name: name.to_owned(),
+            scope,
+        });
+    }
+    Ok(scopes)
+}
+
+/// Checks an `export-env` name: `[A-Za-z_][A-Za-z0-9_]*`, not `NODE_OPTIONS`, not `GITHUB_*`/`RUNNER_*`.
+pub fn check_env_name(name: &str) -> Result<(), ConfigError> {
+    let invalid = |problem: &str| ConfigError::Invalid {
+        input: "export-env",
+        problem: format!("is {}: {problem}", quote(name)),
+    };
+    let mut bytes = name.bytes();
+    let valid_shape = bytes
+        .next()
+        .is_some_and(|b| b.is_ascii_alphabetic() || b == b'_')
+        && bytes.all(|b| b.is_ascii_alphanumeric() || b == b'_');
+    if !valid_shape {
+        return Err(invalid(
+            "use a variable name of letters, digits and underscores, not starting with a digit, e.g. AZURE_ACCESS_TOKEN",
+        ));
+    }
+    let upper = name.to_ascii_uppercase();
+    if upper == "NODE_OPTIONS" {
+        return Err(invalid(
+            "the runner refuses to set NODE_OPTIONS through GITHUB_ENV; pick another name",
+        ));
+    }
+    if upper.starts_with("GITHUB_") || upper.starts_with("RUNNER_") {
+        return Err(invalid(
+            "GITHUB_* and RUNNER_* variables cannot be overwritten by a step; pick another name",
+        ));
+    }
+    Ok(())
+}
+
+fn parse_bool(input: &'static str, value: &str) -> Result<bool, ConfigError> {
+    if value.eq_ignore_ascii_case("true") {
+        Ok(true)
+    } else if value.eq_ignore_ascii_case("false") {
+        Ok(false)
+    } else {
+        Err(ConfigError::Invalid {
+            input,
+            problem: format!("is {}; use true or false", quote(value)),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::HashMap;
+
+    use super::*;
+    use std::time::Duration;
+
+    use crate::exchange::cloud::Cloud;
+    use crate::exchange::settings::parse_authority_host;
+
+    const CLIENT: &str = "11111111-2222-4333-8444-555555555555";
+    const TENANT: &str = "00000000-0000-4000-8000-0000000000aa";
+
+    fn env(pairs: &[(&str, &str)]) -> Result<ActionConfig, ConfigError> {
+        let mut map: HashMap<String, String> = [
+            ("INPUT_CLIENT-ID", CLIENT),
+            ("INPUT_TENANT-ID", TENANT),
+            (
+                "ACTIONS_ID_TOKEN_REQUEST_URL",
+                "https://example.test/idtoken?api-version=2.0",
+            ),
+            ("ACTIONS_ID_TOKEN_REQUEST_TOKEN", "request-token"),
+            ("GITHUB_OUTPUT", "/tmp/out"),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_owned(), v.to_owned()))
+        .collect();
+        for (k, v) in pairs {
+            map.insert((*k).to_owned(), (*v).to_owned());
+        }
+        ActionConfig::from_lookup(&|name| map.get(name).cloned())
+    }
+
+    fn invalid_input(result: Result<ActionConfig, ConfigError>) -> &'static str {
+        match result {
+            Err(ConfigError::Invalid { input, .. } | ConfigError::Missing { input, .. }) => input,
+            other => panic!("expected an input error, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn public_cloud_defaults() {
+        let config = env(&[]).expect("valid");
+        assert_eq!(config.exchange.cloud, Cloud::AzureCloud);
+        assert_eq!(
+            config.exchange.source.audience,
+            "api://AzureADTokenExchange"
+        );
+        assert_eq!(
+            config.exchange.scope,
+            "https://management.azure.com/.default"
+        );
+        assert_eq!(
+            config.exchange.authority_host.as_str(),
+            "https://login.microsoftonline.com/"
+        );
+        assert_eq!(config.exchange.source.timeout, Duration::from_secs(60));
+        assert!(config.summary);
+    }
+
+    #[test]
+    fn sovereign_clouds_derive_every_default() {
+        let config = env(&[("INPUT_ENVIRONMENT", "azureusgovernment")]).expect("valid");
+        assert_eq!(
+            config.exchange.source.audience,
+            "api://AzureADTokenExchangeUSGov"
+        );
+        assert_eq!(
+            config.exchange.scope,
+            "https://management.usgovcloudapi.net/.default"
+        );
+        assert_eq!(
+            config.exchange.authority_host.host_str(),
+            Some("login.microsoftonline.us")
+        );
+        let config = env(&[("INPUT_ENVIRONMENT", "AzureChinaCloud")]).expect("valid");
+        assert_eq!(
+            config.exchange.source.audience,
+            "api://AzureADTokenExchangeChina"
+        );
+        assert_eq!(
+            config.exchange.authority_host.host_str(),
+            Some("login.chinacloudapi.cn")
+        );
+    }
+
+    #[test]
+    fn falls_back_to_azure_variables_and_treats_blank_as_unset() {
+        let config = env(&[
+            ("INPUT_CLIENT-ID", "  "),
+            ("AZURE_CLIENT_ID", "aaaaaaaa-bbbb-cccc-dddd-eeeeeeeeeeee"),
+            (
+                "AZURE_SUBSCRIPTION_ID",
+                "aaaaaaaa-bbbb-cccc-dddd-000000000000",
+            ),
+        ])
+        .expect("valid");
+        assert_eq!(
+            config.exchange.client_id,
+            "aaaaaaaa-bbbb-cccc-dddd-eeeeeeeeeeee"
+        );
+        assert_eq!(
+            config.subscription_id.as_deref(),
+            Some("aaaaaaaa-bbbb-cccc-dddd-000000000000")
+        );
+    }
+
+    #[test]
+    fn rejects_bad_inputs_naming_them() {
+        assert_eq!(invalid_input(env(&[("INPUT_CLIENT-ID", "")])), "client-id");
+        assert_eq!(
+            invalid_input(env(&[("INPUT_CLIENT-ID", "my-app")])),
+            "client-id"
+        );
+        assert_eq!(
+            invalid_input(env(&[("INPUT_TENANT-ID", "contoso..com")])),
+            "tenant-id"
+        );
+        assert_eq!(
+            invalid_input(env(&[("INPUT_TENANT-ID", "${{ secrets.X }}")])),
+            "tenant-id"
+        );
+        assert_eq!(
+            invalid_input(env(&[("INPUT_TENANT-ID", &"a".repeat(129))])),
+            "tenant-id"
+        );
+        assert_eq!(
+            invalid_input(env(&[("INPUT_SUBSCRIPTION-ID", "nope")])),
+            "subscription-id"
+        );
+        assert_eq!(
+            invalid_input(env(&[("INPUT_ENVIRONMENT", "AzureGermany")])),
+            "environment"
+        );
+        assert_eq!(invalid_input(env(&[("INPUT_SCOPE", "a b")])), "scope");
+        assert_eq!(
+            invalid_input(env(&[("INPUT_AUDIENCE", "a\nb")])),
+            "audience"
+        );
+        assert_eq!(
+            invalid_input(env(&[("INPUT_TIMEOUT-SECONDS", "0")])),
+            "timeout-seconds"
+        );
+        assert_eq!(
+            invalid_input(env(&[("INPUT_TIMEOUT-SECONDS", "601")])),
+            "timeout-seconds"
+        );
+        assert_eq!(invalid_input(env(&[("INPUT_SUMMARY", "yes")])), "summary");
+        assert_eq!(
+            invalid_input(env(&[("INPUT_EXPORT-ENV", "1ABC")])),
+            "export-env"
+        );
+        assert_eq!(
+            invalid_input(env(&[("INPUT_EXPORT-ENV", "node_options")])),
+            "export-env"
+        );
+        assert_eq!(
+            invalid_input(env(&[("INPUT_EXPORT-ENV", "GITHUB_TOKEN")])),
+            "export-env"
+        );
+        assert_eq!(
+            invalid_input(env(&[("INPUT_EXPORT-ENV", "Runner_X")])),
+            "export-env"
+        );
+    }
+
+    #[test]
+    fn authority_host_is_https_host_only() {
+        assert!(parse_authority_host("https://login.example.com").is_ok());
+        assert!(parse_authority_host("https://login.example.com/").is_ok());
+        assert!(parse_authority_host("https://127.0.0.1:8443").is_ok());
+        for bad in [
+            "http://login.example.com",
+            "login.example.com",
+            "https://login.example.com//",
+            "https://login.example.com/tenant",
+            "https://login.example.com?x=1",
+            "https://user@login.example.com",
+            "https://",
+            "ftp://x",
+        ] {
+            assert!(parse_authority_host(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn bare_resource_scope_gets_default_suffix() {
+        assert_eq!(
+            parse_scope("https://vault.azure.net").expect("ok"),
+            "https://vault.azure.net/.default"
+        );
+        assert_eq!(
+            parse_scope("https://management.core.windows.net/").expect("ok"),
+            "https://management.core.windows.net//.default"
+        );
+        assert_eq!(
+            parse_scope("api://x/.default").expect("ok"),
+            "api://x/.default"
+        );
+    }
+
+    #[test]
+    fn tenant_accepts_guid_and_domain() {
+        assert!(env(&[("INPUT_TENANT-ID", "contoso.onmicrosoft.com")]).is_ok());
+        assert!(env(&[("INPUT_TENANT-ID", "A-1.z")]).is_ok());
+        assert!(env(&[("INPUT_TENANT-ID", ".contoso")]).is_err());
+    }
+
+    #[test]
+    fn missing_request_variables_name_the_permission() {
+        let result = env(&[
+            ("ACTIONS_ID_TOKEN_REQUEST_URL", ""),
+            ("ACTIONS_ID_TOKEN_REQUEST_TOKEN", ""),
+        ]);
+        assert!(matches!(
+            result,
+            Err(ConfigError::NoIdTokenPermission { .. })
+        ));
+        let message = result.expect_err("error").to_string();
+        assert!(message.contains("id-token: write"), "{message}");
+    }
+
+    #[test]
+    fn request_url_must_be_https() {
+        let result = env(&[(
+            "ACTIONS_ID_TOKEN_REQUEST_URL",
+            "http://example.test/idtoken",
+        )]);
+        assert!(matches!(
+            result,
+            Err(ConfigError::Runner {
+                variable: "ACTIONS_ID_TOKEN_REQUEST_URL",
+                ..
+            })
+        ));
+    }
+}

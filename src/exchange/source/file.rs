@@ -1,0 +1,59 @@
+//! An ID token in a file: `--id-token-file`, or Kubernetes workload identity's
+//! `AZURE_FEDERATED_TOKEN_FILE` (a projected service-account token, rotated in place, so it is
+//! read afresh whenever a token is needed).
+
+use std::io::{Error, ErrorKind, Read as _};
+use std::path::Path;
+
+use zeroize::Zeroizing;
+
+use crate::exchange::http::Deadline;
+use crate::secret::Secret;
+
+/// The most an ID token file may hold: a JWT is a few KiB, so anything larger is not one.
+pub const TOKEN_FILE_LIMIT: usize = 64 * 1024;
+
+/// Reads an ID token file: at most [`TOKEN_FILE_LIMIT`] bytes, within the time left in `deadline`
+/// (a FIFO or a stalled network mount must not hang the run), trimmed.
+pub fn read_token_file(path: &Path, deadline: &Deadline) -> std::io::Result<Secret> {
+    let (sender, receiver) = std::sync::mpsc::channel();
+    let owned = path.to_owned();
+    // A blocking read on its own thread, so the wait can end; the thread dies with the process.
+    std::thread::spawn(move || {
+        let read = || -> std::io::Result<Zeroizing<Vec<u8>>> {
+            // Room for one byte past the limit, so a too-large file is seen without reallocating
+            // (a reallocation would leave an unzeroed copy of the token behind).
+            let mut bytes = Zeroizing::new(Vec::with_capacity(TOKEN_FILE_LIMIT + 1));
+            std::fs::File::open(&owned)?
+                .take(TOKEN_FILE_LIMIT as u64 + 1)
+                .read_to_end(&mut bytes)?;
+            Ok(bytes)
+        };
+        let _ = sender.send(read());
+    });
+    let bytes = match receiver.recv_timeout(deadline.remaining()) {
+        Ok(read) => read?,
+        Err(_) => {
+            return Err(Error::new(
+                ErrorKind::TimedOut,
+                format!(
+                    "not read within the {}-second budget (timeout-seconds)",
+                    deadline.budget().as_secs()
+                ),
+            ));
+        }
+    };
+    if bytes.len() > TOKEN_FILE_LIMIT {
+        return Err(Error::new(
+            ErrorKind::InvalidData,
+            "larger than 64 KiB, so it holds no ID token",
+        ));
+    }
+    let text = std::str::from_utf8(&bytes).map_err(|_| {
+        Error::new(
+            ErrorKind::InvalidData,
+            "not UTF-8 text, so it holds no ID token",
+        )
+    })?;
+    Ok(Secret::new(text.trim().to_owned()))
+}

@@ -1,0 +1,439 @@
+//! Federated identity credentials: the credential(s) that match what GitHub presents for a
+//! repository and context, with Entra's naming rules; rendered by [`crate::onboarding::render`],
+//! subjects built by [`crate::onboarding::subject`].
+//!
+//! Subjects follow GitHub's OIDC reference
+//! (<https://docs.github.com/en/actions/reference/security/oidc>): the default template, ID-based
+//! subjects and `include_claim_keys` templates. Credential fields and limits follow Entra
+//! (<https://learn.microsoft.com/graph/api/resources/federatedidentitycredential>); wildcards
+//! become flexible credentials (`crate::onboarding::expression`). `docs/federated-credentials.md` cites the
+//! schema of every output format.
+
+use std::collections::BTreeMap;
+
+use serde::Serialize;
+
+use crate::onboarding::expression::{self, Condition, Expression};
+use crate::onboarding::subject::{
+    Entity, Repository, TemplateValues, normalise_entity, templated_subject,
+};
+
+/// GitHub.com's issuer (GHEC enterprise issuers append `/<slug>`; GHES uses `https://HOST/_services/token`).
+pub const GITHUB_ISSUER: &str = "https://token.actions.githubusercontent.com";
+
+/// Graph beta: the only Graph version whose federated credentials take `claimsMatchingExpression`.
+pub const GRAPH_BETA: &str = "https://graph.microsoft.com/beta";
+
+/// Managed-identity API version of exact credentials (GA).
+pub const MSI_API: &str = "2023-01-31";
+
+/// Managed-identity API version that added `claimsMatchingExpression` (preview).
+pub const MSI_PREVIEW_API: &str = "2025-01-31-preview";
+
+/// Why no credential can be generated; each message names the flag to change.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum FicError {
+    /// Entra's rule: 3–120 of `[A-Za-z0-9_-]`, starting with a letter or digit.
+    #[error(
+        "--name {0:?} is not a credential name Entra accepts: use 3 to 120 letters, digits, '-' or '_', starting with a letter or digit"
+    )]
+    Name(String),
+    /// `--repository` is `OWNER/REPO`, as in the repository's URL.
+    #[error("--repository {0:?} must be OWNER/REPO")]
+    Repository(String),
+    /// Entra only trusts HTTPS issuers.
+    #[error("--issuer {0:?} must be an https:// URL (Entra only trusts HTTPS issuers)")]
+    Issuer(String),
+    /// The ref flag got a ref of the other kind, or nothing.
+    #[error("{flag} {value:?}: {fix}")]
+    Ref {
+        /// `--branch` or `--tag`.
+        flag: &'static str,
+        /// What was given.
+        value: String,
+        /// What to pass instead.
+        fix: String,
+    },
+    /// GitHub Enterprise Server issues only name-based subjects.
+    #[error(
+        "--owner-id/--repository-id: issuer {0} is not github.com or GitHub Enterprise Cloud, and GitHub Enterprise Server never issues ID-based subjects (repo:OWNER@ID/REPO@ID:...); drop both flags"
+    )]
+    IdsNotIssued(String),
+    /// Entra matches wildcards (flexible credentials, preview) only for github.com's issuer.
+    #[error(
+        "{what} needs a flexible federated credential, which Entra supports only with --issuer {GITHUB_ISSUER} (not {issuer}); use exact values (one credential per branch or tag) or a GitHub environment"
+    )]
+    FlexibleIssuer {
+        /// What made the credential flexible.
+        what: String,
+        /// The issuer given.
+        issuer: String,
+    },
+    /// A subject needs a context (`--environment`, `--branch`, `--tag` or `--pull-request`).
+    #[error(
+        "say what the job runs for: --environment NAME, --branch NAME, --tag NAME or --pull-request (the subject's context)"
+    )]
+    NoEntity,
+    /// GitHub claim keys are letters, digits and underscores.
+    #[error(
+        "--claim-keys: {0:?} is not a GitHub claim key (letters, digits and '_' only, e.g. repo,context,job_workflow_ref)"
+    )]
+    ClaimKey(String),
+    /// A claim key of the template has no value to put in the subject.
+    #[error("--claim-keys includes {key}, so the subject needs its value: {fix}")]
+    MissingClaim {
+        /// The claim key.
+        key: String,
+        /// The flag that supplies it.
+        fix: String,
+    },
+    /// `--claim` takes `KEY=VALUE` for a key in `--claim-keys`.
+    #[error("--claim {0:?}: {1}")]
+    Claim(String, &'static str),
+}
+
+/// A flexible credential's matcher, as Graph and the managed-identity API spell it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct ClaimsMatchingExpression {
+    /// The expression text.
+    pub value: String,
+    /// Always 1.
+    #[serde(rename = "languageVersion")]
+    pub language_version: u32,
+}
+
+/// A federated identity credential as Entra stores it (field order as `az` and the portal show it):
+/// either `subject` (exact) or `claimsMatchingExpression` (flexible), never both.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Credential {
+    /// 3–120 of `[A-Za-z0-9_-]`, starting alphanumeric; immutable once created.
+    pub name: String,
+    /// Must equal the token's `iss` exactly.
+    pub issuer: String,
+    /// Must equal the token's `sub` exactly (case-sensitive).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub subject: Option<String>,
+    /// Flexible credentials (preview): the expression the token's claims must satisfy.
+    #[serde(
+        rename = "claimsMatchingExpression",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub claims_matching_expression: Option<ClaimsMatchingExpression>,
+    /// Free text.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
+    /// Exactly one audience, equal to the token's `aud`.
+    pub audiences: Vec<String>,
+}
+
+impl Credential {
+    /// A credential for `subject`, named after it.
+    pub fn new(issuer: &str, subject: &str, audience: &str) -> Self {
+        Self {
+            name: credential_name(subject),
+            issuer: issuer.to_owned(),
+            subject: Some(subject.to_owned()),
+            claims_matching_expression: None,
+            description: None,
+            audiences: vec![audience.to_owned()],
+        }
+    }
+
+    /// A flexible credential for `expression`, named after it.
+    pub fn flexible(issuer: &str, expression: &Expression, audience: &str) -> Self {
+        let value = expression.to_string();
+        Self {
+            name: flexible_name(&value),
+            issuer: issuer.to_owned(),
+            subject: None,
+            claims_matching_expression: Some(ClaimsMatchingExpression {
+                value,
+                language_version: expression::LANGUAGE_VERSION,
+            }),
+            description: None,
+            audiences: vec![audience.to_owned()],
+        }
+    }
+
+    /// The flexible expression's text, if this is a flexible credential.
+    pub fn expression(&self) -> Option<&str> {
+        self.claims_matching_expression
+            .as_ref()
+            .map(|e| e.value.as_str())
+    }
+
+    pub fn audience(&self) -> &str {
+        self.audiences.first().map_or("", String::as_str)
+    }
+
+    /// One-line JSON: the body `az ad app federated-credential create --parameters` takes (exact),
+    /// or Graph beta's `POST …/federatedIdentityCredentials` body (both).
+    pub fn to_json(&self) -> String {
+        serde_json::to_string(self).unwrap_or_default()
+    }
+
+    /// The command that creates this credential on an app registration: `az ad app
+    /// federated-credential create`, or for a flexible one `az rest` against Graph beta (the az
+    /// command has no expression flag).
+    pub fn az_app_command(&self, app_id: Option<&str>) -> String {
+        // A GUID needs no quotes (and reads better); anything else is quoted.
+        let app = match app_id {
+            None => "\"$APP_ID\"".to_owned(),
+            Some(id) if id.chars().all(|c| c.is_ascii_alphanumeric() || c == '-') => id.to_owned(),
+            Some(other) => shell_quote(other),
+        };
+        if self.claims_matching_expression.is_some() {
+            format!(
+                "az rest --method POST --url \"{GRAPH_BETA}/applications/$(az ad app show --id {app} --query id --output tsv)/federatedIdentityCredentials\" --headers Content-Type=application/json --body {}",
+                shell_quote(&self.to_json())
+            )
+        } else {
+            format!(
+                "az ad app federated-credential create --id {app} --parameters {}",
+                shell_quote(&self.to_json())
+            )
+        }
+    }
+
+    /// The `az identity federated-credential create` command for a user-assigned managed identity
+    /// (with the preview `--claims-matching-expression-*` flags for a flexible one).
+    pub fn az_identity_command(&self) -> String {
+        let matcher = match self.expression() {
+            Some(value) => format!(
+                "--claims-matching-expression-value {} --claims-matching-expression-version {}",
+                shell_quote(value),
+                expression::LANGUAGE_VERSION
+            ),
+            None => format!(
+                "--subject {}",
+                shell_quote(self.subject.as_deref().unwrap_or_default())
+            ),
+        };
+        format!(
+            "az identity federated-credential create --name {} --identity-name \"$IDENTITY_NAME\" --resource-group \"$RESOURCE_GROUP\" --issuer {} {matcher} --audiences {}",
+            shell_quote(&self.name),
+            shell_quote(&self.issuer),
+            shell_quote(self.audience())
+        )
+    }
+}
+
+/// Whether `name` is a credential name Entra accepts: 3–120 of `[A-Za-z0-9_-]`, the first a
+/// letter or digit (the managed-identity API's pattern `^[a-zA-Z0-9]{1}[a-zA-Z0-9-_]{2,119}$`).
+pub fn valid_name(name: &str) -> bool {
+    (3..=120).contains(&name.len())
+        && name.starts_with(|c: char| c.is_ascii_alphanumeric())
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+}
+
+/// 32-bit FNV-1a: a stable, dependency-free fingerprint that keeps shortened names distinct.
+fn fnv1a(text: &str) -> u32 {
+    text.bytes().fold(0x811c_9dc5, |hash, byte| {
+        (hash ^ u32::from(byte)).wrapping_mul(0x0100_0193)
+    })
+}
+
+fn sanitise(text: &str) -> String {
+    let mut sanitized = String::new();
+    for c in text.chars() {
+        let c = if c.is_ascii_alphanumeric() || c == '_' {
+            c
+        } else {
+            '-'
+        };
+        if !(c == '-' && (sanitized.is_empty() || sanitized.ends_with('-'))) {
+            sanitized.push(c);
+        }
+    }
+    sanitized.trim_end_matches('-').to_owned()
+}
+
+/// `github-<tail>`, cut to 120 characters; a cut name ends in `-<8 hex digits>` of the whole
+/// `source`, so two long sources that share their first 110 characters keep distinct names.
+fn name_from(source: &str, tail: &str, always_hash: bool) -> String {
+    let sanitized = sanitise(tail);
+    let full = if sanitized.is_empty() {
+        "github".to_owned()
+    } else {
+        format!("github-{sanitized}")
+    };
+    if full.len() <= 120 && !always_hash {
+        return full;
+    }
+    let suffix = format!("-{:08x}", fnv1a(source));
+    let mut kept = full;
+    kept.truncate(120 - suffix.len());
+    format!("{}{suffix}", kept.trim_end_matches('-'))
+}
+
+/// A credential name Entra accepts, derived from the subject: `github-<subject, sanitised>`.
+pub fn credential_name(subject: &str) -> String {
+    name_from(
+        subject,
+        subject.strip_prefix("repo:").unwrap_or(subject),
+        false,
+    )
+}
+
+/// A flexible credential's name: from the `sub` pattern, always with the hash suffix (a wildcard
+/// sanitises to the same name as some exact subject would).
+fn flexible_name(expression: &str) -> String {
+    let pattern = expression::parse(expression)
+        .ok()
+        .and_then(|e| e.subject_pattern().map(str::to_owned))
+        .unwrap_or_default();
+    name_from(
+        expression,
+        pattern.strip_prefix("repo:").unwrap_or(&pattern),
+        true,
+    )
+}
+
+/// What `federated-credential` was asked for.
+#[derive(Clone, Debug, Default)]
+pub struct Request {
+    /// `OWNER/REPO`.
+    pub repository: String,
+    /// `--owner-id`.
+    pub owner_id: Option<u64>,
+    /// `--repository-id`.
+    pub repository_id: Option<u64>,
+    /// The context flag, as given.
+    pub entity: Option<Entity>,
+    /// The issuer (without a trailing `/`).
+    pub issuer: String,
+    /// The audience.
+    pub audience: String,
+    /// `--name`.
+    pub name: Option<String>,
+    /// `--claim-keys`; `None` is GitHub's default template (`repo`, `context`).
+    pub claim_keys: Option<Vec<String>>,
+    /// `--claim KEY=VALUE`, as given.
+    pub claims: Vec<String>,
+    /// `--job-workflow-ref`.
+    pub job_workflow_ref: Option<String>,
+}
+
+/// Which GitHub the issuer belongs to.
+fn issues_id_subjects(issuer: &str) -> bool {
+    let Some(rest) = issuer.strip_prefix("https://") else {
+        return false;
+    };
+    let host = rest.split('/').next().unwrap_or_default();
+    host == "token.actions.githubusercontent.com"
+        || (host.starts_with("token.actions.") && host.ends_with(".ghe.com"))
+}
+
+/// The credentials for `request`: the name-based subject, plus the ID-based one when both IDs are
+/// given; flexible where a value holds a wildcard or `--job-workflow-ref` is matched on its own.
+pub fn credentials(request: &Request) -> Result<Vec<Credential>, FicError> {
+    if let Some(name) = &request.name
+        && !valid_name(name)
+    {
+        return Err(FicError::Name(name.clone()));
+    }
+    let (owner, repo) = request
+        .repository
+        .split_once('/')
+        .filter(|(o, n)| !o.is_empty() && !n.is_empty() && !n.contains('/'))
+        .ok_or_else(|| FicError::Repository(request.repository.clone()))?;
+    let issuer = request.issuer.trim_end_matches('/');
+    if !issuer.starts_with("https://") {
+        return Err(FicError::Issuer(issuer.to_owned()));
+    }
+    let ids = request.owner_id.is_some() && request.repository_id.is_some();
+    if ids && !issues_id_subjects(issuer) {
+        return Err(FicError::IdsNotIssued(issuer.to_owned()));
+    }
+    let repository = Repository {
+        owner: owner.to_owned(),
+        name: repo.to_owned(),
+        owner_id: request.owner_id,
+        repository_id: request.repository_id,
+    };
+    let entity = request.entity.clone().map(normalise_entity).transpose()?;
+    let keys = request
+        .claim_keys
+        .clone()
+        .unwrap_or_else(|| vec!["repo".to_owned(), "context".to_owned()]);
+    if let Some(bad) = keys
+        .iter()
+        .find(|k| k.is_empty() || !k.chars().all(|c| c.is_ascii_alphanumeric() || c == '_'))
+    {
+        return Err(FicError::ClaimKey(bad.clone()));
+    }
+    let mut claims = BTreeMap::new();
+    for pair in &request.claims {
+        let (key, value) = pair
+            .split_once('=')
+            .filter(|(k, v)| !k.is_empty() && !v.is_empty())
+            .ok_or(FicError::Claim(pair.clone(), "use KEY=VALUE"))?;
+        if !keys.iter().any(|k| k == key) {
+            return Err(FicError::Claim(
+                pair.clone(),
+                "that key is not in --claim-keys, so it is not part of the subject",
+            ));
+        }
+        claims.insert(key.to_owned(), value.to_owned());
+    }
+    if entity.is_none() && keys.iter().any(|k| k == "context") {
+        return Err(FicError::NoEntity);
+    }
+    let values = TemplateValues {
+        entity: entity.as_ref(),
+        job_workflow_ref: request.job_workflow_ref.as_deref(),
+        claims: &claims,
+    };
+    let mut subjects = vec![templated_subject(&repository, false, &keys, &values)?];
+    if ids && keys.iter().any(|k| k == "repo") {
+        subjects.push(templated_subject(&repository, true, &keys, &values)?);
+    }
+    // A workflow ref outside the template can only be matched by its own condition.
+    let separate_workflow = request
+        .job_workflow_ref
+        .as_deref()
+        .filter(|_| !keys.iter().any(|k| k == "job_workflow_ref"));
+    let mut credentials = Vec::with_capacity(subjects.len());
+    for (i, subject) in subjects.iter().enumerate() {
+        let mut credential = if expression::has_wildcard(subject) || separate_workflow.is_some() {
+            if issuer != GITHUB_ISSUER {
+                let what = if expression::has_wildcard(subject) {
+                    format!("the wildcard in {subject:?}")
+                } else {
+                    "--job-workflow-ref outside --claim-keys".to_owned()
+                };
+                return Err(FicError::FlexibleIssuer {
+                    what,
+                    issuer: issuer.to_owned(),
+                });
+            }
+            let mut conditions = vec![Condition::new("sub", subject)];
+            conditions.extend(separate_workflow.map(|w| Condition::new("job_workflow_ref", w)));
+            Credential::flexible(issuer, &Expression { conditions }, &request.audience)
+        } else {
+            Credential::new(issuer, subject, &request.audience)
+        };
+        if let Some(name) = &request.name {
+            credential.name = if i == 0 {
+                name.clone()
+            } else {
+                format!("{name}-id")
+            };
+            if !valid_name(&credential.name) {
+                return Err(FicError::Name(credential.name));
+            }
+        }
+        credentials.push(credential);
+    }
+    Ok(credentials)
+}
+
+/// POSIX single-quoting.
+pub fn shell_quote(value: &str) -> String {
+    format!("'{}'", value.replace('\'', "'\\''"))
+}
+
+#[cfg(test)]
+mod tests;
