@@ -22,6 +22,23 @@ pub fn runtime() -> std::io::Result<tokio::runtime::Runtime> {
         .build()
 }
 
+/// Runs `work` in a session (the ID token from `source`) on a one-thread runtime, logging to
+/// `stderr`; inside GitHub Actions every secret is masked there first.
+fn in_session<W: Write, T>(
+    source: &SourceConfig,
+    in_actions: bool,
+    debug: bool,
+    stderr: &mut W,
+    work: impl AsyncFnOnce(&Session<'_>) -> Result<T, AppError>,
+) -> Result<T, AppError> {
+    let runtime = runtime().map_err(AppError::Runtime)?;
+    let log = Log::new(stderr, in_actions, debug);
+    runtime.block_on(async {
+        let session = Session::start(source, &log).await?;
+        work(&session).await
+    })
+}
+
 /// `azure-oidc-token token`: prints `{"access_token","token_type","expires_on","expires_at"}`, the
 /// bare token with `raw`, or, with `output`, writes the token to that file (0600) and prints the
 /// JSON without it.
@@ -34,16 +51,13 @@ pub fn run_token(
     stderr: &mut impl Write,
 ) -> ExitCode {
     let style = ErrorStyle::for_commands(in_actions);
-    let Ok(runtime) = runtime() else {
-        let _ = writeln!(stderr, "error: cannot start the async runtime");
-        return ExitCode::FAILURE;
-    };
-    let log = Log::new(stderr, in_actions, config.debug);
-    let result = runtime.block_on(async {
-        let session = Session::start(&config.source, &log).await?;
-        Ok::<_, AppError>(session.exchange(config, &config.scope).await?)
-    });
-    let stderr = log.into_inner();
+    let result = in_session(
+        &config.source,
+        in_actions,
+        config.debug,
+        stderr,
+        async |session: &Session<'_>| Ok(session.exchange(config, &config.scope).await?),
+    );
     let token = match result {
         Ok(token) => token,
         Err(error) => return fail(stderr, &error, Some(&config.hint_context()), style),
@@ -121,23 +135,22 @@ pub fn run_explain(
     stderr: &mut impl Write,
 ) -> ExitCode {
     let style = ErrorStyle::for_commands(in_actions);
-    let Ok(runtime) = runtime() else {
-        let _ = writeln!(stderr, "error: cannot start the async runtime");
-        return ExitCode::FAILURE;
-    };
-    let log = Log::new(stderr, in_actions, false);
-    let result = runtime.block_on(async {
-        let session = Session::start(&config.source, &log).await?;
-        onboarding::diagnose(
-            &session,
-            &config.source.id_token.origin(),
-            &config.source.audience,
-            config.client_id.as_deref(),
-            &config.check,
-        )
-        .await
-    });
-    let stderr = log.into_inner();
+    let result = in_session(
+        &config.source,
+        in_actions,
+        false,
+        stderr,
+        async |session: &Session<'_>| {
+            onboarding::diagnose(
+                session,
+                &config.source.id_token.origin(),
+                &config.source.audience,
+                config.client_id.as_deref(),
+                &config.check,
+            )
+            .await
+        },
+    );
     let diagnosis = match result {
         Ok(diagnosis) => diagnosis,
         Err(error) => return fail(stderr, &error, Some(&config.hint_context()), style),

@@ -952,8 +952,8 @@ fn the_docs_flexible_example_is_what_the_generator_prints() {
 // properties of names, expressions and wildcards
 
 mod properties {
-    use azure_oidc_token::onboarding::credential::{credential_name, valid_name};
     use azure_oidc_token::onboarding::expression::{self, Condition, Expression, Operator};
+    use azure_oidc_token::onboarding::name::{credential_name, valid_name};
     use proptest::prelude::*;
 
     /// A plain recursive reading of `matches`, to compare the iterative matcher with.

@@ -28,14 +28,7 @@ pub fn run_action(env: &dyn Fn(&str) -> Option<String>, out: &mut impl Write) ->
     };
     let runtime = match crate::commands::runtime() {
         Ok(runtime) => runtime,
-        Err(error) => {
-            let _ = workflow::error(
-                out,
-                crate::report::ERROR_TITLE,
-                &format!("cannot start the async runtime: {error}"),
-            );
-            return ExitCode::FAILURE;
-        }
+        Err(error) => return fail(out, &AppError::Runtime(error), None, ErrorStyle::Workflow),
     };
     let log = Log::new(out, true, config.exchange.debug);
     let result = runtime.block_on(run(&config, &log));

@@ -159,19 +159,14 @@ impl ExchangeConfig {
                 .map(|value| value.trim().to_owned())
                 .filter(|value| !value.is_empty())
         };
-        let client_id = set(inputs.client_id)
-            .or_else(|| set(env("AZURE_CLIENT_ID")))
-            .ok_or(ConfigError::Missing {
-                input: "client-id",
-                fallback: "AZURE_CLIENT_ID",
-            })?;
+        let required = |value: Option<String>, input: &'static str, fallback: &'static str| {
+            set(value)
+                .or_else(|| set(env(fallback)))
+                .ok_or(ConfigError::Missing { input, fallback })
+        };
+        let client_id = required(inputs.client_id, "client-id", "AZURE_CLIENT_ID")?;
         check_client_id(&client_id)?;
-        let tenant_id = set(inputs.tenant_id)
-            .or_else(|| set(env("AZURE_TENANT_ID")))
-            .ok_or(ConfigError::Missing {
-                input: "tenant-id",
-                fallback: "AZURE_TENANT_ID",
-            })?;
+        let tenant_id = required(inputs.tenant_id, "tenant-id", "AZURE_TENANT_ID")?;
         check_tenant(&tenant_id)?;
         let cloud = parse_cloud(set(inputs.environment).as_deref())?;
         let audience = parse_audience(set(inputs.audience).as_deref(), cloud)?;

@@ -8,6 +8,7 @@ pub mod diagnosis;
 pub mod explain;
 pub mod expression;
 pub mod matching;
+pub mod name;
 pub mod render;
 pub mod subject;
 

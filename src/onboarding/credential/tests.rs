@@ -1,5 +1,6 @@
 //! Unit tests of the credential generator, its subjects and its output formats.
 use super::*;
+use crate::onboarding::name::*;
 use crate::onboarding::render::*;
 use crate::onboarding::subject::*;
 
