@@ -548,9 +548,9 @@ fn named_inputs_and_outputs(text: &str) -> (BTreeSet<String>, BTreeSet<String>) 
                 }
                 _ => {}
             }
-            continue;
+        } else {
+            table = None;
         }
-        table = None;
         let parts: Vec<&str> = line.split('`').collect();
         // Odd parts are code spans: look at the words just before and after each.
         for i in (1..parts.len()).step_by(2) {
