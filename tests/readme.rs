@@ -29,30 +29,43 @@ fn action() -> (BTreeSet<String>, BTreeSet<String>) {
     (keys(&docs[0]["inputs"]), keys(&docs[0]["outputs"]))
 }
 
-/// The fenced ```yaml blocks of the README and of every page under `docs/`, and every workflow
-/// under `examples/workflows/` (whole).
-fn yaml_blocks() -> Vec<String> {
-    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
-    let mut pages = vec![README.to_owned()];
-    let mut blocks = Vec::new();
-    let mut dirs = vec![root.join("docs"), root.join("examples/workflows")];
+/// Every file under `dir` (recursively) whose extension is one of `extensions`, sorted.
+fn files_under(dir: &Path, extensions: &[&str]) -> Vec<PathBuf> {
+    let mut found = Vec::new();
+    let mut dirs = vec![dir.to_owned()];
     while let Some(dir) = dirs.pop() {
-        let Ok(entries) = std::fs::read_dir(&dir) else {
-            continue;
-        };
-        for entry in entries {
+        for entry in std::fs::read_dir(&dir).unwrap() {
             let path = entry.unwrap().path();
-            let text = || std::fs::read_to_string(&path).unwrap();
-            match path.extension().and_then(|e| e.to_str()) {
-                _ if path.is_dir() => dirs.push(path.clone()),
-                Some("md") => pages.push(text()),
-                Some("yml" | "yaml") => blocks.push(text()),
-                _ => {}
+            if path.is_dir() {
+                dirs.push(path);
+            } else if path
+                .extension()
+                .and_then(|e| e.to_str())
+                .is_some_and(|e| extensions.contains(&e))
+            {
+                found.push(path);
             }
         }
     }
-    for page in &pages {
-        blocks.extend(markdown_yaml_blocks(page));
+    found.sort();
+    found
+}
+
+/// The fenced ```yaml blocks of the README and of every page under `docs/`, and every workflow
+/// under `examples/workflows/` (whole).
+fn yaml_blocks() -> Vec<String> {
+    let read = |path: PathBuf| std::fs::read_to_string(path).unwrap();
+    let mut blocks: Vec<String> = files_under(&root().join("examples/workflows"), &["yml", "yaml"])
+        .into_iter()
+        .map(read)
+        .collect();
+    let pages = std::iter::once(README.to_owned()).chain(
+        files_under(&root().join("docs"), &["md"])
+            .into_iter()
+            .map(read),
+    );
+    for page in pages {
+        blocks.extend(markdown_yaml_blocks(&page));
     }
     blocks
 }
@@ -281,18 +294,7 @@ fn pages() -> Vec<(PathBuf, String)> {
         .iter()
         .map(|name| root().join(name))
         .collect();
-    let mut dirs = vec![root().join("docs")];
-    while let Some(dir) = dirs.pop() {
-        for entry in std::fs::read_dir(&dir).unwrap() {
-            let path = entry.unwrap().path();
-            if path.is_dir() {
-                dirs.push(path);
-            } else if path.extension().is_some_and(|e| e == "md") {
-                paths.push(path);
-            }
-        }
-    }
-    paths.sort();
+    paths.extend(files_under(&root().join("docs"), &["md"]));
     paths
         .into_iter()
         .map(|path| {
@@ -484,18 +486,10 @@ fn every_relative_link_reaches_a_file_and_heading() {
 fn every_aadsts_code_and_troubleshooting_link_in_the_source_has_a_section() {
     let page = std::fs::read_to_string(root().join("docs/troubleshooting.md")).unwrap();
     let anchors = anchors(&page);
-    let mut sources = String::new();
-    let mut dirs = vec![root().join("src")];
-    while let Some(dir) = dirs.pop() {
-        for entry in std::fs::read_dir(&dir).unwrap() {
-            let path = entry.unwrap().path();
-            if path.is_dir() {
-                dirs.push(path);
-            } else if path.extension().is_some_and(|e| e == "rs") {
-                sources.push_str(&std::fs::read_to_string(&path).unwrap());
-            }
-        }
-    }
+    let sources: String = files_under(&root().join("src"), &["rs"])
+        .into_iter()
+        .map(|path| std::fs::read_to_string(path).unwrap())
+        .collect();
     let mut wanted = BTreeSet::new();
     for (at, _) in sources.match_indices("AADSTS") {
         let digits: String = sources[at + 6..]
