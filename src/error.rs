@@ -178,7 +178,7 @@ pub fn network_hints(
             budget.as_secs()
         )],
         HttpError::Certificate(_) => vec![
-            "Behind a TLS-inspecting proxy, set SSL_CERT_FILE (or SSL_CERT_DIR) to a bundle that contains the proxy's CA. SSL_CERT_DIR alone replaces the system's CAs, so keep the public CAs in it too.".to_owned(),
+            "Behind a TLS-inspecting proxy, set SSL_CERT_FILE (or SSL_CERT_DIR) to a bundle that contains the proxy's CA. Either variable replaces the system's CA store, so the bundle must also hold the public CAs the hosts use.".to_owned(),
         ],
         HttpError::Proxy(_) => {
             let proxy = context.and_then(|c| c.network.proxy.as_ref()).map_or_else(

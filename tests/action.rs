@@ -477,6 +477,13 @@ fn subject_mismatch_700213_prints_the_credential_that_would_match() {
     let outcome = entra_failure(&emulator, Step::new(&emulator), "700213");
     assert_shows_matching_credential(&outcome, &emulator, subject);
     assert!(outcome.stdout.contains("ID-based subjects"));
+    assert!(
+        outcome
+            .stdout
+            .contains("docs/troubleshooting.md#aadsts700213"),
+        "{}",
+        outcome.stdout
+    );
 }
 
 #[test]

@@ -1396,7 +1396,7 @@ fn unreadable_cert_file() -> Verdict {
     Held
 }
 
-/// `SSL_CERT_DIR` replaces the system's CAs (OpenSSL's rule, which rustls-native-certs follows);
+/// `SSL_CERT_FILE` or `SSL_CERT_DIR` replaces the system's CA store (rustls-native-certs' rule);
 /// with `SSL_CERT_FILE` beside it, both are trusted.
 fn cert_dir_and_file() -> Verdict {
     let emulator = emulator();

@@ -110,6 +110,11 @@ pub fn entra_hints(
                 .unwrap_or_default()
         ));
     }
+    if let Some(code) = codes.first().filter(|_| !hints.is_empty()) {
+        hints.push(format!(
+            "More on AADSTS{code}: docs/troubleshooting.md#aadsts{code} in the azure-oidc-token repository."
+        ));
+    }
     hints
 }
 
