@@ -68,8 +68,7 @@ pub fn run_token(
     if let Some(path) = output
         && let Err(error) = crate::token_file::write(path, token.token.expose_secret())
     {
-        let _ = workflow::plain(stderr, &format!("error: {error}"));
-        return ExitCode::FAILURE;
+        return fail(stderr, &AppError::from(error), None, style);
     }
     let printed = if output.is_some() {
         // The token went to the file; stdout (often a log) gets only what is not secret.
@@ -92,10 +91,7 @@ pub fn run_token(
     };
     match printed.and_then(|()| stdout.flush()) {
         Ok(()) => ExitCode::SUCCESS,
-        Err(error) => {
-            let _ = writeln!(stderr, "error: cannot write the token to stdout: {error}");
-            ExitCode::FAILURE
-        }
+        Err(error) => fail(stderr, &AppError::Stdout(error), None, style),
     }
 }
 

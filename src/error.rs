@@ -23,6 +23,9 @@ pub enum AppError {
     /// An input or runner variable is unusable; the message names it.
     #[error(transparent)]
     Config(#[from] ConfigError),
+    /// stdout is closed or full: check what the output is piped to.
+    #[error("cannot write to stdout: {0}")]
+    Stdout(std::io::Error),
     /// The process cannot start its async runtime (out of threads or memory): re-run the job.
     #[error("cannot start the async runtime: {0}")]
     Runtime(std::io::Error),
@@ -120,7 +123,7 @@ pub fn hints(error: &AppError, context: Option<&HintContext<'_>>) -> Vec<String>
         AppError::Config(ConfigError::NoIdTokenSource) => vec![
             "Kubernetes workload identity sets AZURE_FEDERATED_TOKEN_FILE; GitLab CI: declare `id_tokens:` with the federated credential's audience and pass --id-token-env NAME.".to_owned(),
         ],
-        AppError::Config(_) | AppError::Runtime(_) => Vec::new(),
+        AppError::Config(_) | AppError::Runtime(_) | AppError::Stdout(_) => Vec::new(),
         AppError::Explain { .. } => vec![
             "Entra fetches the issuer's discovery document and keys from the public internet: a GitHub Enterprise Server or custom issuer must be reachable over HTTPS with a publicly trusted certificate, and its keys must sign the token.".to_owned(),
         ],
