@@ -8,10 +8,11 @@ use std::process::ExitCode;
 
 use crate::action::workflow;
 use crate::clock::rfc3339;
-use crate::error::{AppError, HintContext};
+use crate::error::AppError;
 use crate::exchange::cloud::Cloud;
 use crate::exchange::settings::ExchangeConfig;
 use crate::exchange::{Session, SourceConfig};
+use crate::onboarding::diagnosis::HintContext;
 use crate::onboarding::{self, matching};
 use crate::report::{ErrorStyle, Log, fail};
 

@@ -3,17 +3,12 @@
 //! Leaf modules say what went wrong; this is the edge where we add what to change in the workflow
 //! or in Entra (the Entra side lives in [`crate::onboarding::diagnosis`]).
 
-use reqwest::Url;
-
 use crate::action::outputs::OutputError;
 use crate::exchange::ExchangeError;
 use crate::exchange::claims::Claims;
-use crate::exchange::cloud::Cloud;
-use crate::exchange::http::HttpError;
-use crate::exchange::network::Network;
-use crate::exchange::settings::{ConfigError, ExchangeConfig};
+use crate::exchange::settings::ConfigError;
 use crate::exchange::source::github::GitHubError;
-use crate::onboarding::diagnosis;
+use crate::onboarding::diagnosis::{self, HintContext, network_hints};
 use crate::onboarding::explain::ExplainError;
 use crate::onboarding::expression::ExpressionError;
 
@@ -71,36 +66,6 @@ impl AppError {
             Self::Exchange(error) => matches!(**error, ExchangeError::Entra { .. }),
             Self::Explain { .. } => true,
             _ => false,
-        }
-    }
-}
-
-/// What the run was configured with, as far as the hints need it.
-pub struct HintContext<'a> {
-    /// The client ID, when one was given.
-    pub client_id: Option<&'a str>,
-    /// The cloud.
-    pub cloud: Cloud,
-    /// The audience requested.
-    pub audience: &'a str,
-    /// The scope requested, for exchanges.
-    pub scope: Option<&'a str>,
-    /// Entra's authority, for exchanges.
-    pub authority_host: Option<&'a Url>,
-    /// The proxy settings.
-    pub network: &'a Network,
-}
-
-impl ExchangeConfig {
-    /// The context the hints of an exchange's errors name.
-    pub fn hint_context(&self) -> HintContext<'_> {
-        HintContext {
-            client_id: Some(&self.client_id),
-            cloud: self.cloud,
-            audience: &self.source.audience,
-            scope: Some(&self.scope),
-            authority_host: Some(&self.authority_host),
-            network: &self.source.network,
         }
     }
 }
@@ -164,34 +129,6 @@ fn github_hints(error: &GitHubError, host: &str, context: Option<&HintContext<'_
             "The request token is valid only while this job runs; re-run the job. A step must not override ACTIONS_ID_TOKEN_REQUEST_TOKEN.".to_owned(),
         ],
         GitHubError::Http(http) => network_hints(http, "GitHub hop", host, context),
-        _ => Vec::new(),
-    }
-}
-
-/// What to change when a hop got no usable answer: the budget, the CA bundle, or the proxy.
-pub fn network_hints(
-    error: &HttpError,
-    hop: &str,
-    host: &str,
-    context: Option<&HintContext<'_>>,
-) -> Vec<String> {
-    match error {
-        HttpError::Timeout(budget) | HttpError::AttemptTimeout { budget, .. } => vec![format!(
-            "The {hop} ({host}) did not answer within timeout-seconds = {}; raise timeout-seconds or check the runner's network and proxy.",
-            budget.as_secs()
-        )],
-        HttpError::Certificate(_) => vec![
-            "Behind a TLS-inspecting proxy, set SSL_CERT_FILE (or SSL_CERT_DIR) to a bundle that contains the proxy's CA. Either variable replaces the system's CA store, so the bundle must also hold the public CAs the hosts use.".to_owned(),
-        ],
-        HttpError::Proxy(_) => {
-            let proxy = context.and_then(|c| c.network.proxy.as_ref()).map_or_else(
-                || "the proxy (HTTPS_PROXY)".to_owned(),
-                |p| format!("the proxy {} (set by {})", p.host(), p.variable),
-            );
-            vec![format!(
-                "The {hop} ({host}) goes through {proxy}, which refused the tunnel: fix the proxy address or its credentials (http://USER:PASSWORD@HOST:PORT), or add the host to NO_PROXY."
-            )]
-        }
         _ => Vec::new(),
     }
 }

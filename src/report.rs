@@ -7,8 +7,9 @@ use std::io::Write;
 use std::process::ExitCode;
 
 use crate::action::workflow;
-use crate::error::{self, AppError, HintContext};
+use crate::error::{self, AppError};
 use crate::exchange::Progress;
+use crate::onboarding::diagnosis::HintContext;
 use crate::secret::Secret;
 
 /// The title of the one `::error` annotation.

@@ -28,6 +28,19 @@ pub struct NamedScope {
     pub scope: String,
 }
 
+/// Every variable `export-sdk-env` may set (the subscription ones only when a subscription is given).
+pub const SDK_ENV_NAMES: &[&str] = &[
+    "AZURE_CLIENT_ID",
+    "AZURE_TENANT_ID",
+    "AZURE_SUBSCRIPTION_ID",
+    "AZURE_AUTHORITY_HOST",
+    "ARM_USE_OIDC",
+    "ARM_CLIENT_ID",
+    "ARM_TENANT_ID",
+    "ARM_SUBSCRIPTION_ID",
+    "ARM_ENVIRONMENT",
+];
+
 /// Everything one step needs, validated.
 #[derive(Debug)]
 pub struct ActionConfig {
@@ -147,7 +160,7 @@ impl ActionInputs {
         let export_sdk_env = flag("export-sdk-env", false)?;
         if let Some(name) = export_env
             .as_deref()
-            .filter(|name| export_sdk_env && crate::action::outputs::SDK_ENV_NAMES.contains(name))
+            .filter(|name| export_sdk_env && SDK_ENV_NAMES.contains(name))
         {
             return Err(ConfigError::Invalid {
                 input: "export-env",

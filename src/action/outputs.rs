@@ -77,19 +77,6 @@ pub fn output_pairs(config: &ActionConfig, issued: &Issued<'_>) -> Vec<(String, 
     pairs
 }
 
-/// Every variable `export-sdk-env` may set (the subscription ones only when a subscription is given).
-pub const SDK_ENV_NAMES: &[&str] = &[
-    "AZURE_CLIENT_ID",
-    "AZURE_TENANT_ID",
-    "AZURE_SUBSCRIPTION_ID",
-    "AZURE_AUTHORITY_HOST",
-    "ARM_USE_OIDC",
-    "ARM_CLIENT_ID",
-    "ARM_TENANT_ID",
-    "ARM_SUBSCRIPTION_ID",
-    "ARM_ENVIRONMENT",
-];
-
 /// The non-secret settings `export-sdk-env` hands to later steps. Terraform's azurerm/azuread
 /// providers (`ARM_USE_OIDC`) read the `ARM_*` ones and request their own GitHub ID tokens from the
 /// runner, so they keep working past this token's hour. The Azure SDKs' `DefaultAzureCredential` and

@@ -9,6 +9,7 @@ pub mod claims;
 pub mod cloud;
 pub mod entra;
 pub mod http;
+pub mod invalid;
 pub mod network;
 pub mod settings;
 pub mod source;

@@ -4,7 +4,7 @@
 
 use reqwest::Url;
 
-use super::settings::{ConfigError, quote};
+use super::invalid::{ConfigError, quote};
 
 /// The HTTPS proxy of a run, read once from the environment and checked before any request.
 #[derive(Debug, Default)]

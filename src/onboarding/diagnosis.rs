@@ -3,9 +3,14 @@
 //! <https://learn.microsoft.com/entra/identity-platform/reference-error-codes>; each hint has a
 //! section in `docs/troubleshooting.md`.
 
-use crate::error::{HintContext, network_hints};
+use reqwest::Url;
+
 use crate::exchange::claims::Claims;
+use crate::exchange::cloud::Cloud;
 use crate::exchange::entra::EntraError;
+use crate::exchange::http::HttpError;
+use crate::exchange::network::Network;
+use crate::exchange::settings::ExchangeConfig;
 use crate::onboarding::credential::Credential;
 
 /// What to change when Entra refused the exchange (or never answered): by AADSTS code, with the
@@ -151,4 +156,62 @@ pub fn matching_credential(presented: &Claims, context: &HintContext<'_>) -> Vec
         credential.az_identity_command()
     ));
     lines
+}
+
+/// What the run was configured with, as far as the hints need it.
+pub struct HintContext<'a> {
+    /// The client ID, when one was given.
+    pub client_id: Option<&'a str>,
+    /// The cloud.
+    pub cloud: Cloud,
+    /// The audience requested.
+    pub audience: &'a str,
+    /// The scope requested, for exchanges.
+    pub scope: Option<&'a str>,
+    /// Entra's authority, for exchanges.
+    pub authority_host: Option<&'a Url>,
+    /// The proxy settings.
+    pub network: &'a Network,
+}
+
+impl ExchangeConfig {
+    /// The context the hints of an exchange's errors name.
+    pub fn hint_context(&self) -> HintContext<'_> {
+        HintContext {
+            client_id: Some(&self.client_id),
+            cloud: self.cloud,
+            audience: &self.source.audience,
+            scope: Some(&self.scope),
+            authority_host: Some(&self.authority_host),
+            network: &self.source.network,
+        }
+    }
+}
+
+/// What to change when a hop got no usable answer: the budget, the CA bundle, or the proxy.
+pub fn network_hints(
+    error: &HttpError,
+    hop: &str,
+    host: &str,
+    context: Option<&HintContext<'_>>,
+) -> Vec<String> {
+    match error {
+        HttpError::Timeout(budget) | HttpError::AttemptTimeout { budget, .. } => vec![format!(
+            "The {hop} ({host}) did not answer within timeout-seconds = {}; raise timeout-seconds or check the runner's network and proxy.",
+            budget.as_secs()
+        )],
+        HttpError::Certificate(_) => vec![
+            "Behind a TLS-inspecting proxy, set SSL_CERT_FILE (or SSL_CERT_DIR) to a bundle that contains the proxy's CA. Either variable replaces the system's CA store, so the bundle must also hold the public CAs the hosts use.".to_owned(),
+        ],
+        HttpError::Proxy(_) => {
+            let proxy = context.and_then(|c| c.network.proxy.as_ref()).map_or_else(
+                || "the proxy (HTTPS_PROXY)".to_owned(),
+                |p| format!("the proxy {} (set by {})", p.host(), p.variable),
+            );
+            vec![format!(
+                "The {hop} ({host}) goes through {proxy}, which refused the tunnel: fix the proxy address or its credentials (http://USER:PASSWORD@HOST:PORT), or add the host to NO_PROXY."
+            )]
+        }
+        _ => Vec::new(),
+    }
 }

@@ -4,6 +4,7 @@
 //! [`diagnosis`] printed when Entra says no.
 
 pub mod credential;
+pub mod credential_error;
 pub mod diagnosis;
 pub mod explain;
 pub mod expression;

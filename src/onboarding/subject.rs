@@ -4,7 +4,7 @@
 
 use std::collections::BTreeMap;
 
-use crate::onboarding::credential::FicError;
+use crate::onboarding::credential_error::FicError;
 
 /// What the workflow run is tied to: the `context` part of the default subject.
 #[derive(Clone, Debug, PartialEq, Eq)]

@@ -1,7 +1,7 @@
 //! An ID token handed over in an environment variable: `--id-token-env NAME` (e.g. a GitLab CI
 //! `id_tokens:` entry).
 
-use crate::exchange::settings::{ConfigError, quote};
+use crate::exchange::invalid::{ConfigError, quote};
 use crate::secret::Secret;
 
 /// The token in variable `name`, read through `env`; an unset or blank variable names itself.

@@ -13,7 +13,7 @@ use serde::Deserialize;
 use reqwest::Url;
 
 use crate::exchange::http::{self, Attempt, Deadline, GaveUp, HttpError, excerpt, location_host};
-use crate::exchange::settings::ConfigError;
+use crate::exchange::invalid::ConfigError;
 use crate::secret::Secret;
 
 /// Where the runner lets this step fetch its ID token (`permissions: id-token: write`).

@@ -11,7 +11,7 @@ pub mod github;
 
 use std::path::PathBuf;
 
-use crate::exchange::settings::ConfigError;
+use crate::exchange::invalid::ConfigError;
 use crate::secret::Secret;
 
 /// Where the ID token comes from.
