@@ -5,8 +5,10 @@
 # ref whose action.yml still says `image: Dockerfile` (e.g. @main) makes the runner build this file.
 #
 # The `runtime` stage can be built without pulling anything, from a directory laid out like the
-# builder stage (the container test does this):
+# builder stage (a named build context replaces the stage of the same name):
 #   scripts/build-static.sh DIR && podman build --build-context builder=DIR --target runtime .
+# The container test builds it so, and so does release.yml, with the directory the Linux release
+# binary was built in (AUDITABLE=1): the image's binary is that release asset, byte for byte.
 
 # ---- builder: the static binary, by the same script the container test uses --------------------
 # Official Rust image, pinned by digest (a multi-platform index: amd64 and arm64 each build natively).
