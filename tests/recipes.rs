@@ -943,3 +943,277 @@ fn terraform_gets_the_variables_the_page_lists_and_azurerm_reads() {
         }
     }
 }
+
+// --- Kubernetes and GitLab CI (kubernetes-and-gitlab.md) ----------------------------------------
+
+/// The `n`th ```yaml block of a recipe page, parsed.
+fn page_yaml_block(page: &str, n: usize) -> Yaml {
+    let text = std::fs::read_to_string(Path::new(REPO).join("docs/cookbook").join(page)).unwrap();
+    let block = text.split("```yaml\n").nth(n + 1).unwrap();
+    let block = &block[..block.find("```").unwrap()];
+    YamlLoader::load_from_str(block).unwrap().remove(0)
+}
+
+/// What one run of a snippet outside GitHub left.
+struct Outside {
+    code: Option<i32>,
+    stdout: String,
+    stderr: String,
+}
+
+/// No token of the run (nor `id_token`, which the emulator minted without recording) in `texts`.
+fn assert_no_token_in(emulator: &Emulator, id_token: &str, texts: &[&str]) {
+    let mut all = secrets(emulator);
+    all.push(id_token.to_owned());
+    assert!(
+        !emulator.issued_access_tokens().is_empty(),
+        "no exchange happened"
+    );
+    for text in texts {
+        for secret in &all {
+            for form in encodings(secret) {
+                assert!(!text.contains(&form), "a token was printed: {text}");
+            }
+        }
+    }
+}
+
+fn mode_of(path: &Path) -> u32 {
+    use std::os::unix::fs::PermissionsExt as _;
+    std::fs::metadata(path).unwrap().permissions().mode() & 0o777
+}
+
+/// Runs the page's Kubernetes Job: the init container's `args` with the real binary, then the main
+/// container's `sh -c`, with `/var/run/azure` (the shared memory volume) a temp directory.
+fn run_kubernetes_job(emulator: &Emulator) -> (Outside, Outside, String) {
+    let job = page_yaml_block("kubernetes-and-gitlab.md", 0);
+    let spec = &job["spec"]["template"]["spec"];
+    assert_eq!(
+        job["spec"]["template"]["metadata"]["labels"]["azure.workload.identity/use"].as_str(),
+        Some("true")
+    );
+    let work = tempfile::tempdir().unwrap();
+    let volume = work.path().join("azure");
+    std::fs::create_dir(&volume).unwrap();
+    let mount = |text: &str| text.replace("/var/run/azure", volume.to_str().unwrap());
+    let ca = work.path().join("ca.pem");
+    std::fs::write(&ca, emulator.ca_pem()).unwrap();
+    // What the workload identity webhook projects into the pod.
+    let id_token = emulator.mint_id_token("api://AzureADTokenExchange", serde_json::Map::new());
+    let federated = work.path().join("azure-identity-token");
+    std::fs::write(&federated, &id_token).unwrap();
+    let init = &spec["initContainers"][0];
+    let args: Vec<String> = init["args"]
+        .as_vec()
+        .unwrap()
+        .iter()
+        .map(|a| mount(a.as_str().unwrap()))
+        .collect();
+    let output = Command::new(support::BIN)
+        .args(&args)
+        .env_clear()
+        .env("AZURE_FEDERATED_TOKEN_FILE", &federated)
+        .env("AZURE_CLIENT_ID", emulator.client_id())
+        .env("AZURE_TENANT_ID", emulator.tenant_id())
+        .env("AZURE_AUTHORITY_HOST", emulator.authority_host())
+        .env("SSL_CERT_FILE", &ca)
+        .output()
+        .unwrap();
+    let init_run = Outside {
+        code: output.status.code(),
+        stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
+    };
+    let main = &spec["containers"][0];
+    let command: Vec<&str> = main["command"]
+        .as_vec()
+        .unwrap()
+        .iter()
+        .map(|c| c.as_str().unwrap())
+        .collect();
+    assert_eq!(command, ["sh", "-c"]);
+    let mut env: BTreeMap<String, String> = main["env"]
+        .as_vec()
+        .unwrap()
+        .iter()
+        .map(|e| {
+            let name = e["name"].as_str().unwrap().to_owned();
+            (name, e["value"].as_str().unwrap().to_owned())
+        })
+        .collect();
+    assert_eq!(env["ARM_ENDPOINT"], "https://management.azure.com");
+    env.insert("ARM_ENDPOINT".into(), emulator.base_url());
+    env.insert("AZURE_SUBSCRIPTION_ID".into(), SUBSCRIPTION.into());
+    let output = Command::new("sh")
+        .arg("-c")
+        .arg(mount(main["args"][0].as_str().unwrap()))
+        .env_clear()
+        .envs(&env)
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .env("CURL_CA_BUNDLE", &ca)
+        .output()
+        .unwrap();
+    let main_run = Outside {
+        code: output.status.code(),
+        stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
+    };
+    let token_file = volume.join("token");
+    assert_eq!(mode_of(&token_file), 0o600);
+    let token = std::fs::read_to_string(&token_file).unwrap();
+    assert!(
+        emulator.issued_access_tokens().contains(&token),
+        "the file holds exactly the token"
+    );
+    assert_no_token_in(
+        emulator,
+        &id_token,
+        &[
+            &init_run.stdout,
+            &init_run.stderr,
+            &main_run.stdout,
+            &main_run.stderr,
+        ],
+    );
+    (init_run, main_run, id_token)
+}
+
+#[test]
+fn kubernetes_job_lists_vaults_with_the_token_file() {
+    let emulator = emulator_with(Services::default());
+    let (init, main, _) = run_kubernetes_job(&emulator);
+    assert_eq!(init.code, Some(0), "{}", init.stderr);
+    let printed: serde_json::Value = serde_json::from_str(init.stdout.trim()).unwrap();
+    assert!(printed.get("access_token").is_none());
+    assert!(printed["expires_on"].is_u64(), "{printed}");
+    assert_eq!(main.code, Some(0), "{}", main.stderr);
+    let vaults: serde_json::Value = serde_json::from_str(&main.stdout).unwrap();
+    assert_eq!(vaults["value"][0]["name"], "vault-prod");
+    let calls = emulator.service_requests();
+    assert_eq!(
+        calls[0].path,
+        format!("/subscriptions/{SUBSCRIPTION}/providers/Microsoft.RecoveryServices/vaults")
+    );
+    assert_eq!(calls[0].query.as_deref(), Some("api-version=2023-04-01"));
+}
+
+#[test]
+fn kubernetes_job_fails_when_arm_says_no() {
+    let emulator = emulator_with(Services {
+        forbid: true,
+        ..Services::default()
+    });
+    let (init, main, _) = run_kubernetes_job(&emulator);
+    assert_eq!(init.code, Some(0), "{}", init.stderr);
+    assert_eq!(
+        main.code,
+        Some(22),
+        "curl --fail-with-body: {}",
+        main.stderr
+    );
+    assert!(
+        main.stdout.contains("\"code\":\"AuthorizationFailed\""),
+        "{}",
+        main.stdout
+    );
+}
+
+/// Runs the page's GitLab job's `script:` lines with `bash -e`, `azure-oidc-token` on PATH.
+fn run_gitlab_job(emulator: &Emulator) -> (Outside, Vec<std::path::PathBuf>) {
+    let doc = page_yaml_block("kubernetes-and-gitlab.md", 1);
+    let job = &doc["list-vaults"];
+    let audience = job["id_tokens"]["AZURE_ID_TOKEN"]["aud"].as_str().unwrap();
+    assert_eq!(
+        job["variables"]["ARM_ENDPOINT"].as_str(),
+        Some("https://management.azure.com")
+    );
+    let script: Vec<&str> = job["script"]
+        .as_vec()
+        .unwrap()
+        .iter()
+        .map(|l| {
+            l.as_str().unwrap_or_else(|| {
+                panic!("a script: line YAML does not read as a command (quote it): {l:?}")
+            })
+        })
+        .collect();
+    let work = tempfile::tempdir().unwrap();
+    let bin = work.path().join("bin");
+    std::fs::create_dir(&bin).unwrap();
+    std::os::unix::fs::symlink(support::BIN, bin.join("azure-oidc-token")).unwrap();
+    let tmp = work.path().join("tmp");
+    std::fs::create_dir(&tmp).unwrap();
+    let ca = work.path().join("ca.pem");
+    std::fs::write(&ca, emulator.ca_pem()).unwrap();
+    let file = work.path().join("script.sh");
+    std::fs::write(&file, script.join("\n") + "\n").unwrap();
+    let id_token = emulator.mint_id_token(audience, serde_json::Map::new());
+    let output = Command::new("bash")
+        .args(["--noprofile", "--norc", "-e"])
+        .arg(&file)
+        .env_clear()
+        .env(
+            "PATH",
+            format!(
+                "{}:{}",
+                bin.display(),
+                std::env::var("PATH").unwrap_or_default()
+            ),
+        )
+        .env("TMPDIR", &tmp)
+        .env("AZURE_ID_TOKEN", &id_token)
+        .env("AZURE_CLIENT_ID", emulator.client_id())
+        .env("AZURE_TENANT_ID", emulator.tenant_id())
+        .env("AZURE_SUBSCRIPTION_ID", SUBSCRIPTION)
+        .env("AZURE_AUTHORITY_HOST", emulator.authority_host())
+        .env("ARM_ENDPOINT", emulator.base_url())
+        .env("SSL_CERT_FILE", &ca)
+        .env("CURL_CA_BUNDLE", &ca)
+        .output()
+        .unwrap();
+    let run = Outside {
+        code: output.status.code(),
+        stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
+    };
+    assert_no_token_in(emulator, &id_token, &[&run.stdout, &run.stderr]);
+    // The token file `mktemp -d` made room for.
+    let mut files = Vec::new();
+    for dir in std::fs::read_dir(&tmp).unwrap() {
+        let token = dir.unwrap().path().join("azure-token");
+        if token.exists() {
+            assert_eq!(mode_of(&token), 0o600);
+            files.push(token);
+        }
+    }
+    (run, files)
+}
+
+#[test]
+fn gitlab_job_lists_vaults_without_printing_the_token() {
+    let emulator = emulator_with(Services::default());
+    let (run, files) = run_gitlab_job(&emulator);
+    assert_eq!(run.code, Some(0), "{}", run.stderr);
+    assert_eq!(files.len(), 1);
+    assert!(run.stdout.contains("\"expires_on\":"), "{}", run.stdout);
+    assert!(
+        run.stdout.contains("\"name\":\"vault-prod\""),
+        "{}",
+        run.stdout
+    );
+}
+
+#[test]
+fn gitlab_job_fails_when_arm_says_no() {
+    let emulator = emulator_with(Services {
+        forbid: true,
+        ..Services::default()
+    });
+    let (run, _) = run_gitlab_job(&emulator);
+    assert_eq!(run.code, Some(22), "{}", run.stderr);
+    assert!(
+        run.stdout.contains("\"code\":\"AuthorizationFailed\""),
+        "{}",
+        run.stdout
+    );
+}
