@@ -875,7 +875,9 @@ fn powershell_step_reads_only_what_its_env_sets() {
 
 /// Terraform (not installed here): what `export-sdk-env` writes for the azurerm/azuread providers is
 /// exactly what the page lists, every name is one the azurerm provider documents
-/// (<https://registry.terraform.io/providers/hashicorp/azurerm/latest/docs/guides/service_principal_oidc>),
+/// (<https://registry.terraform.io/providers/hashicorp/azurerm/latest/docs/guides/service_principal_oidc>;
+/// `ARM_ENVIRONMENT`'s values: `internal/provider/provider.go` in
+/// <https://github.com/hashicorp/terraform-provider-azurerm>),
 /// `ARM_ENVIRONMENT` takes a value the provider accepts (`public`, `usgovernment`, `china`), and
 /// nothing written is secret.
 #[test]

@@ -480,3 +480,49 @@ fn service_principals(state: &State, request: &Request, config: &Services) -> Re
         }),
     )
 }
+
+#[cfg(test)]
+mod tests {
+    use super::{Route, route, serves};
+
+    #[test]
+    fn routes_follow_the_services_paths() {
+        let sub = "00000000-0000-4000-8000-0000000000bb";
+        assert!(matches!(
+            route(&format!("/subscriptions/{sub}/resourcegroups")),
+            Some(Route::ResourceGroups(s)) if s == sub
+        ));
+        // ARM paths are case-insensitive.
+        assert!(matches!(
+            route(&format!("/Subscriptions/{sub}/resourceGroups")),
+            Some(Route::ResourceGroups(_))
+        ));
+        assert!(matches!(
+            route(&format!(
+                "/subscriptions/{sub}/providers/microsoft.recoveryservices/Vaults"
+            )),
+            Some(Route::Vaults(_))
+        ));
+        assert!(
+            matches!(route("/secrets/db-password"), Some(Route::Secret(n)) if n == "db-password")
+        );
+        assert!(matches!(
+            route("/secrets/db-password/4387e9f3d6e14c459867679a90fd0f79"),
+            Some(Route::Secret(_))
+        ));
+        assert!(matches!(
+            route("/v1.0/servicePrincipals"),
+            Some(Route::ServicePrincipals)
+        ));
+        // Left to the Backup double, GitHub and Entra.
+        for other in [
+            "/subscriptions/s/resourceGroups/rg/providers/Microsoft.RecoveryServices/vaults/v",
+            "/subscriptions/s/resourcegroups/rg",
+            "/tenant/oauth2/v2.0/token",
+            "/.well-known/jwks",
+            "/secrets",
+        ] {
+            assert!(!serves(other), "{other}");
+        }
+    }
+}
