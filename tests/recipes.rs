@@ -612,10 +612,10 @@ fn several_resources_fails_the_step_whose_service_says_no() {
         ],
     );
     assert!(failed(&ran).contains("service principal: Graph found none with appId"));
-    assert_no_token_printed(&emulator, &[ran]);
 }
 
-/// Runs one script of `examples/workflows/scripts/` as a `run:` step would (`bash -e`).
+/// Runs one script of `examples/workflows/scripts/` as a `run:` step would (`bash -e`), and checks
+/// that it printed no token.
 fn run_script(emulator: &Emulator, script: &str, env: &[(&str, &str)]) -> Ran {
     let work = tempfile::tempdir().unwrap();
     let ca = work.path().join("ca.pem");
@@ -633,14 +633,16 @@ fn run_script(emulator: &Emulator, script: &str, env: &[(&str, &str)]) -> Ran {
         .envs(env.iter().copied())
         .output()
         .unwrap();
-    Ran {
+    let ran = Ran {
         name: script.to_owned(),
         code: output.status.code(),
         stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
         stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
         outputs: BTreeMap::new(),
         env_file: String::new(),
-    }
+    };
+    assert_no_token_printed(emulator, std::slice::from_ref(&ran));
+    ran
 }
 
 // --- Sovereign clouds (sovereign-clouds.md) -----------------------------------------------------

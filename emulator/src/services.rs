@@ -17,7 +17,8 @@
 //!   <https://learn.microsoft.com/rest/api/keyvault/secrets/get-secret/get-secret>); errors are the
 //!   `KeyVaultError` `{"error":{"code","message","innererror"?}}`: 401 `Unauthorized` with a
 //!   `WWW-Authenticate: Bearer authorization=…, resource="https://vault.azure.net"` challenge
-//!   (<https://learn.microsoft.com/azure/key-vault/general/authentication-requests-and-responses>),
+//!   (<https://learn.microsoft.com/azure/key-vault/general/authentication-requests-and-responses>,
+//!   <https://learn.microsoft.com/azure/key-vault/general/rest-error-codes>),
 //!   403 `Forbidden` / innererror `ForbiddenByRbac` ("Caller is not authorized to perform action on
 //!   resource."), 404 `SecretNotFound` ("A secret with (name/id) … was not found in this key vault.").
 //!   The vault is the emulator's base URL (one vault).
@@ -290,7 +291,7 @@ fn authenticate(
         .as_ref()
         .is_some_and(|t| state.issued_access_tokens().contains(t));
     let challenge = format!(
-        "Bearer authorization=\"https://login.microsoftonline.com/{}\", resource=\"https://vault.azure.net\"",
+        "Bearer authorization=\"https://login.windows.net/{}\", resource=\"https://vault.azure.net\"",
         state.tenant_id
     );
     match service {
