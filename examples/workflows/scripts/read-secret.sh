@@ -15,6 +15,9 @@ azure_get "secret $SECRET_NAME" "${VAULT_URL%/}/secrets/$SECRET_NAME?api-version
   "the vault has no enabled secret $SECRET_NAME: check SECRET_NAME and VAULT_URL"
 value=$(jq -er .value "$body") || fail "secret $SECRET_NAME: the answer had no value"
 while IFS= read -r line; do
+  # The runner unescapes a command's data (%25, %0D, %0A): escape it so the mask is the line itself.
+  line=${line//'%'/'%25'}
+  line=${line//$'\r'/'%0D'}
   [ -z "$line" ] || echo "::add-mask::$line"
 done <<<"$value"
 delimiter="EOF_$(od -An -N16 -tx1 /dev/urandom | tr -d ' \n')"
