@@ -30,6 +30,7 @@ mod github;
 mod http;
 mod jwt;
 mod server;
+mod services;
 mod state;
 mod tls;
 
@@ -43,6 +44,7 @@ use serde_json::{Map, Value};
 pub use entra::entra_error_body;
 pub use faults::Fault;
 pub use files::{FileServer, Serve, sha256_hex};
+pub use services::Services;
 
 use state::State;
 
@@ -430,6 +432,18 @@ impl Emulator {
     /// Every request the ARM double received, in order.
     pub fn arm_requests(&self) -> Vec<Recorded> {
         arm::recorded(&self.state.arm)
+    }
+
+    /// Sets how the doubles of the other services the cookbook calls answer (ARM resource-group and
+    /// vault lists, Key Vault secrets, Microsoft Graph service principals); until called, they
+    /// answer as [`Services::default`]. Their endpoint is [`base_url`](Self::base_url).
+    pub fn set_services(&self, services: Services) {
+        services::configure(&self.state.services, services);
+    }
+
+    /// Every request those doubles received, in order.
+    pub fn service_requests(&self) -> Vec<Recorded> {
+        services::recorded(&self.state.services)
     }
 
     /// Changes the `sub` of ID tokens issued from now on.

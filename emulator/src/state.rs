@@ -9,6 +9,7 @@ use serde_json::{Map, Value};
 use crate::arm::ArmState;
 use crate::faults::Fault;
 use crate::jwt::Keys;
+use crate::services::ServicesState;
 use crate::{App, Config, Hop, ISSUER_PLACEHOLDER, Recorded};
 
 /// Locks a mutex, ignoring poisoning (a panicked test must not wedge the server).
@@ -43,6 +44,8 @@ pub(crate) struct State {
     pub(crate) keys: &'static Keys,
     /// The Azure Resource Manager double's configuration, operations and jobs.
     pub(crate) arm: Mutex<ArmState>,
+    /// The doubles of the other services the cookbook calls (ARM reads, Key Vault, Graph).
+    pub(crate) services: Mutex<ServicesState>,
     subject: Mutex<String>,
     hops: [Mutex<HopLog>; 4],
     issued_id: Mutex<Vec<String>>,
@@ -87,6 +90,7 @@ impl State {
             access_token_lifetime_secs: config.access_token_lifetime_secs,
             keys,
             arm: Mutex::default(),
+            services: Mutex::default(),
             subject: Mutex::new(config.subject),
             hops: Default::default(),
             issued_id: Mutex::default(),
