@@ -162,12 +162,7 @@ fn derived_names_of_a_long_repository_stay_distinct_and_valid() {
         "the second create would fail with a duplicate name"
     );
     for name in &names {
-        assert!(name.len() <= 120, "{name}");
-        assert!(
-            name.chars()
-                .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_'),
-            "{name}"
-        );
+        assert!(properties::entra_name_rule(name), "{name}");
     }
     // Terraform labels and Bicep symbols derive from the names, so they differ too.
     let label = |text: &str, prefix: &str| {
@@ -956,6 +951,15 @@ mod properties {
     use azure_oidc_token::fic::{credential_name, valid_name};
     use proptest::prelude::*;
 
+    /// Entra's rule for a credential name, written from its documentation (not asked of the code
+    /// under test): `^[a-zA-Z0-9]{1}[a-zA-Z0-9-_]{2,119}$`.
+    pub(super) fn entra_name_rule(name: &str) -> bool {
+        let mut chars = name.chars();
+        chars.next().is_some_and(|c| c.is_ascii_alphanumeric())
+            && chars.all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+            && (3..=120).contains(&name.len())
+    }
+
     /// A plain recursive reading of `matches`, to compare the iterative matcher with.
     fn reference(pattern: &[char], value: &[char]) -> bool {
         match pattern.split_first() {
@@ -980,8 +984,18 @@ mod properties {
         #[test]
         fn derived_names_are_always_valid_and_stable(subject in "\\PC{0,300}") {
             let name = credential_name(&subject);
-            prop_assert!(valid_name(&name), "{name:?} from {subject:?}");
+            prop_assert!(entra_name_rule(&name), "{name:?} from {subject:?}");
             prop_assert_eq!(name, credential_name(&subject));
+        }
+
+        /// The name validator behind `--name` is exactly Entra's rule.
+        #[test]
+        fn name_validator_is_entras_rule(name in prop_oneof![
+            "[a-zA-Z0-9_.-]{0,3}",
+            "[a-zA-Z0-9_-]{1,125}",
+            "\\PC{0,20}",
+        ]) {
+            prop_assert_eq!(valid_name(&name), entra_name_rule(&name), "{:?}", name);
         }
 
         #[test]

@@ -472,7 +472,31 @@ proptest! {
             prop_assert!(url.query().is_none() && url.fragment().is_none());
             prop_assert!(url.username().is_empty() && url.password().is_none());
             prop_assert!(value.to_ascii_lowercase().starts_with("https://"));
+            // Accepted only if the input itself had no path, query, fragment or user info: a
+            // parser that silently dropped them (and so called another endpoint) must fail here.
+            let rest = &value.trim()["https://".len()..];
+            let rest = rest.strip_suffix('/').unwrap_or(rest);
+            prop_assert!(!rest.contains(['/', '?', '#', '@', '\\']), "accepted {:?} as {}", value, url);
         }
+    }
+
+    /// A path, query or fragment after a well-formed host is refused, never dropped.
+    #[test]
+    fn authority_host_with_a_path_or_query_is_refused(
+        host in "[a-z]([a-z0-9-]{0,10}[a-z0-9])?(\\.[a-z][a-z0-9]{0,9}){0,3}",
+        port in prop::option::of(1u16..),
+        tail in prop_oneof![
+            "/[a-z0-9]{1,8}(/[a-z0-9]{0,8})?",
+            "/?\\?[a-z]{1,5}=[a-z0-9]{0,5}",
+            "/?#[a-z]{0,5}",
+        ],
+    ) {
+        let value = format!(
+            "https://{host}{}{tail}",
+            port.map(|p| format!(":{p}")).unwrap_or_default()
+        );
+        let parsed = parse_authority_host(&value);
+        prop_assert!(parsed.is_err(), "{:?} accepted as {:?}", value, parsed.map(|u| u.to_string()));
     }
 
     #[test]
@@ -612,7 +636,22 @@ proptest! {
                     prop_assert!(grammar::env_name(name));
                 }
             }
-            Err(error) => prop_assert!(!error.to_string().is_empty()),
+            Err(error) => {
+                // The message names the input (or runner variable) it is about, one of this
+                // environment's: `input `x`` / `--x` for an input, the variable's name otherwise.
+                let message = error.to_string();
+                let named: Vec<&str> = KEYS
+                    .iter()
+                    .map(|(key, _)| *key)
+                    .filter(|key| {
+                        message.contains(key)
+                            || key.strip_prefix("INPUT_").is_some_and(|input| {
+                                message.contains(&format!("`{}`", input.to_ascii_lowercase()))
+                            })
+                    })
+                    .collect();
+                prop_assert!(!named.is_empty(), "names no input: {}", message);
+            }
         }
     }
 }

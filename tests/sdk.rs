@@ -67,11 +67,7 @@ fn run(sdk: Sdk, emulator: &Emulator, edit: impl FnOnce(&mut Command)) -> Option
     let mut command = match sdk.command() {
         Ok(command) => command,
         Err(why) => {
-            assert!(
-                std::env::var("CI").as_deref() != Ok("true"),
-                "{sdk:?} example cannot run under CI=true: {why}"
-            );
-            println!("skipped: {why}");
+            support::skip(&format!("the {sdk:?} SDK example"), &why);
             return None;
         }
     };
