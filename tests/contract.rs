@@ -449,3 +449,24 @@ fn step_passes_every_input_with_its_action_yml_default() {
         }
     }
 }
+
+/// A process that never ends fails its test with the output so far, within its deadline, instead
+/// of hanging the suite (the harness's per-process deadline).
+#[test]
+fn a_hung_process_fails_the_test_instead_of_hanging() {
+    let mut command = Command::new("sh");
+    command.args(["-c", "echo partial-output; exec sleep 600"]);
+    let started = std::time::Instant::now();
+    let panic = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        support::output_within(command, std::time::Duration::from_secs(1))
+    }))
+    .expect_err("a hung process must fail the test");
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(15),
+        "{:?}",
+        started.elapsed()
+    );
+    let text = panic.downcast_ref::<String>().cloned().unwrap_or_default();
+    assert!(text.contains("deadline"), "{text}");
+    assert!(text.contains("partial-output"), "the output so far: {text}");
+}
