@@ -717,8 +717,20 @@ fn explain(emulator: &Emulator, token: &str, extra: &[&str]) -> support::Outcome
         .env_clear()
         .env("SSL_CERT_FILE", &step.env["SSL_CERT_FILE"])
         .env("T", token);
+    command.current_dir(step.dir.path().join("workspace"));
+    for var in ["HOME", "TMPDIR"] {
+        command.env(var, &step.env[var]);
+    }
     let outcome = step.run_command(command);
-    assert_no_secret_in_streams(&secrets(emulator), &[token.to_owned()], &outcome, false);
+    // Every token of the test (the one explained was minted, so it is among them): none on either
+    // stream, none in any file the run could have written.
+    assert_no_secret_in_streams(
+        &secrets(emulator),
+        &support::id_tokens(emulator),
+        &outcome,
+        false,
+    );
+    support::assert_no_secret_on_disk(&secrets(emulator), step.dir.path(), &[]);
     outcome
 }
 
