@@ -26,6 +26,11 @@
     reason = "this harness's job is to print the catalogue and its totals"
 )]
 
+#[allow(
+    dead_code,
+    unused_imports,
+    reason = "this harness uses a part of the shared support"
+)]
 mod support;
 
 use std::net::{IpAddr, Ipv4Addr, SocketAddr, TcpListener};

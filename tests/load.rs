@@ -18,6 +18,11 @@
     reason = "this harness's job is to print the load figures"
 )]
 
+#[allow(
+    dead_code,
+    unused_imports,
+    reason = "this harness uses a part of the shared support"
+)]
 mod support;
 
 use std::collections::BTreeMap;

@@ -4,7 +4,7 @@
 //! shell or CI leaks in); the runner's file-command files are real files in a temp dir; and
 //! [`parse_file_commands`] reads them back by the runner's own rules.
 
-#![allow(dead_code, clippy::unwrap_used)] // test support: a failed unwrap is a failed test
+#![allow(clippy::unwrap_used)] // test support: a failed unwrap is a failed test
 
 pub mod grammar;
 mod runner_rules;
@@ -16,13 +16,9 @@ use std::time::{Duration, Instant};
 
 use azure_oidc_emulator::{Emulator, Hop};
 
-#[allow(
-    unused_imports,
-    reason = "each test binary uses its own part of the runner's rules"
-)]
 pub use runner_rules::{
-    Command as WorkflowCommand, RunnerLog, parse_command, parse_file_commands,
-    parse_legacy_command, unescape_data, unescape_property,
+    RunnerLog, parse_command, parse_file_commands, parse_legacy_command, unescape_data,
+    unescape_property,
 };
 
 /// The binary under test.
@@ -583,6 +579,10 @@ pub fn assert_no_secret_on_disk(secrets: &[String], root: &Path, allowed: &[Path
 
 /// The name filters among a test binary's arguments, skipping libtest's flags and their values
 /// (for the harness-less binaries, which accept what `cargo test -- …` passes).
+#[allow(
+    dead_code,
+    reason = "for the harness-less binaries (faults, load); libtest filters the integration suites"
+)]
 pub fn test_filters(args: &[String]) -> Vec<&str> {
     const TAKES_VALUE: &[&str] = &[
         "--test-threads",

@@ -13,9 +13,7 @@
 //! Case counts are kept modest (256–1024) so the file runs in seconds; `cargo fuzz` (see `fuzz/`)
 //! explores the same functions for longer.
 
-#![allow(clippy::unwrap_used)] // tests: a failed unwrap is a failed test
-
-mod support;
+use crate::support;
 
 use std::collections::BTreeMap;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};

@@ -1,9 +1,7 @@
 //! The commands beyond the step (`token`, `explain`, `federated-credential`) and the inputs that
 //! build on the exchange (`scopes`, `export-sdk-env`, `explain`), run as processes against the emulator.
 
-#![allow(clippy::unwrap_used)] // tests: a failed unwrap is a failed test
-
-mod support;
+use crate::support;
 
 use std::collections::BTreeMap;
 use std::process::Command;

@@ -2,9 +2,7 @@
 //! to a file only its owner can read (0600), written atomically and byte for byte (no newline);
 //! stdout and stderr carry no secret; a failed run leaves no file (and an old one untouched).
 
-#![allow(clippy::unwrap_used)] // tests: a failed unwrap is a failed test
-
-mod support;
+use crate::support;
 
 use std::os::unix::fs::PermissionsExt as _;
 use std::path::{Path, PathBuf};

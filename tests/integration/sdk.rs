@@ -9,10 +9,7 @@
 //! the emulator saw (a GitHub ID token requested with the cloud's audience and the request token,
 //! and used as the client assertion of the one Entra request).
 
-#![allow(clippy::unwrap_used)] // tests: a failed unwrap is a failed test
-#![allow(clippy::print_stdout)] // says when an SDK is not installed (outside CI)
-
-mod support;
+use crate::support;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};

@@ -2,9 +2,7 @@
 //! CA generated at test time), real `GITHUB_OUTPUT`/`GITHUB_ENV`/`GITHUB_STEP_SUMMARY` files.
 //! Every scenario checks that no secret leaked (`Step::run_checked`).
 
-#![allow(clippy::unwrap_used)] // tests: a failed unwrap is a failed test
-
-mod support;
+use crate::support;
 
 use azure_oidc_emulator::{
     App, Config, Emulator, Fault, FederatedCredential, Hop, ISSUER_PLACEHOLDER, entra_error_body,

@@ -4,9 +4,7 @@
 //! `User-Agent`, no redirect followed on the GitHub hop, an unknown `kid` in `explain`, the access
 //! token masked before it is written to `GITHUB_OUTPUT`, the harness reading action.yml's defaults).
 
-#![allow(clippy::unwrap_used)] // tests: a failed unwrap is a failed test
-
-mod support;
+use crate::support;
 
 use std::process::Command;
 

@@ -25,9 +25,7 @@
 //! - GitHub subjects (default, ID-based `repo:OWNER@ID/REPO@ID:…`, `include_claim_keys` templates,
 //!   `:` as `%3A`): <https://docs.github.com/en/actions/reference/security/oidc>.
 
-#![allow(clippy::unwrap_used)] // tests: a failed unwrap is a failed test
-
-mod support;
+use crate::support;
 
 use std::collections::BTreeSet;
 use std::process::Command;
@@ -940,7 +938,7 @@ fn the_explain_input_says_which_subject_form_the_job_presents() {
 
 #[test]
 fn the_docs_flexible_example_is_what_the_generator_prints() {
-    const DOCS: &str = include_str!("../docs/federated-credentials.md");
+    const DOCS: &str = include_str!("../../docs/federated-credentials.md");
     let printed = generate(&["--branch", "release/*"]).stdout;
     assert!(
         DOCS.contains(&format!("```json\n{printed}```")),

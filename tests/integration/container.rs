@@ -13,9 +13,7 @@
 //! To compare the container's end-to-end time with the native binary's:
 //! `cargo test --test container -- --ignored --nocapture`.
 
-#![allow(clippy::unwrap_used)] // tests: a failed unwrap is a failed test
-
-mod support;
+use crate::support;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
