@@ -11,7 +11,7 @@
 //! skip is a failure (`.ci/run` installs podman and runc).
 //!
 //! To compare the container's end-to-end time with the native binary's:
-//! `cargo test --test container -- --ignored --nocapture`.
+//! `cargo test --test integration -- container:: --ignored --nocapture`.
 
 use crate::support;
 
@@ -88,7 +88,12 @@ fn container_tests_can_run() -> bool {
     };
     // Once per run; fails under CI=true, where the container contract test must run.
     static SAID: std::sync::Once = std::sync::Once::new();
-    SAID.call_once(|| support::skip("the container contract tests (tests/container.rs)", missing));
+    SAID.call_once(|| {
+        support::skip(
+            "the container contract tests, tests/integration/container.rs",
+            missing,
+        )
+    });
     false
 }
 
@@ -474,7 +479,7 @@ fn median(mut samples: Vec<Duration>) -> Duration {
 }
 
 #[test]
-#[ignore = "a measurement: cargo test --test container -- --ignored --nocapture"]
+#[ignore = "a measurement: cargo test --test integration -- container:: --ignored --nocapture"]
 fn measure_container_against_native() {
     if !container_tests_can_run() {
         return;

@@ -625,5 +625,5 @@ pub fn skip(test: &str, reason: &str) {
         Ok("true"),
         "{test} cannot run under CI=true: {reason} (.ci/run installs everything the suite needs)"
     );
-    let _ = writeln!(std::io::stderr(), "SKIPPED {test}: {reason}");
+    let _ = writeln!(std::io::stderr(), "skipped: {reason} ({test})");
 }
