@@ -18,7 +18,7 @@ use crate::support;
 use std::collections::BTreeMap;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use azure_oidc_token::claims::{Audience, decode_claims};
+use azure_oidc_token::claims::{Audience, decode_claims, decode_payload};
 use azure_oidc_token::config::{
     Config, check_env_name, is_domain_name, is_guid, parse_authority_host, parse_scope,
 };
@@ -35,7 +35,7 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use proptest::prelude::*;
 use reqwest::StatusCode;
 use reqwest::header::{HeaderMap, HeaderValue, RETRY_AFTER};
-use serde_json::json;
+use serde_json::{Value, json};
 use support::{grammar, parse_command, parse_file_commands, unescape_data, unescape_property};
 
 // ---------------------------------------------------------------------------------------------
@@ -258,6 +258,22 @@ proptest! {
             _ => Audience::Many(aud.clone()),
         };
         prop_assert_eq!(claims.aud, expected);
+    }
+
+    /// Every claim, as `explain` lists them: the whole payload object comes back, key for key.
+    #[test]
+    fn payload_round_trips_every_claim(
+        claims in prop::collection::btree_map("[a-z_]{1,12}", any::<String>(), 0..6),
+        number in any::<i64>(),
+    ) {
+        let mut payload: serde_json::Map<String, Value> =
+            claims.iter().map(|(k, v)| (k.clone(), json!(v))).collect();
+        payload.insert("n".to_owned(), json!(number));
+        let token = jwt_with_payload(Value::Object(payload.clone()).to_string().as_bytes());
+        prop_assert_eq!(decode_payload(&token).unwrap(), payload);
+        // Not a JWT, or a payload that is no object: an error, not an empty claim set.
+        prop_assert!(decode_payload("a.b").is_err());
+        prop_assert!(decode_payload(&jwt_with_payload(b"[1]")).is_err());
     }
 
     #[test]
