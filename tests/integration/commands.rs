@@ -803,7 +803,9 @@ fn token_file_larger_than_64_kib_is_refused_at_once() {
         "{}",
         outcome.stderr
     );
-    assert!(outcome.elapsed < std::time::Duration::from_secs(3));
+    // At once: reading /dev/zero to its (absent) end would run into the harness's deadline; 10 s is
+    // a margin for a loaded 2-core machine, not a measurement.
+    assert!(outcome.elapsed < std::time::Duration::from_secs(10));
     assert_eq!(support::total_requests(&emulator), 0);
 }
 
@@ -832,7 +834,9 @@ fn token_file_that_never_delivers_fails_within_the_budget() {
         "{}",
         outcome.stderr
     );
-    assert!(outcome.elapsed < std::time::Duration::from_secs(5));
+    // The 2-second budget plus process start-up and exit on a loaded machine (the same 5 s margin
+    // as the fault catalogue); without the budget the read would block until the harness's deadline.
+    assert!(outcome.elapsed < std::time::Duration::from_secs(7));
 }
 
 #[test]

@@ -337,6 +337,35 @@ proptest! {
         }
     }
 
+    /// An error answer keeps its status; an Entra error body (an `error` or `error_codes`) is read
+    /// as one and its codes named even without a description; any other JSON is not.
+    #[test]
+    fn entra_errors_keep_status_kind_and_codes(
+        status in 400u16..=599,
+        code in 1u64..=99_999_999,
+        with_error in any::<bool>(),
+        other_key in "[a-z]{1,8}",
+    ) {
+        let status_code = StatusCode::from_u16(status).unwrap();
+        let error_of = |body: &Value| match parse_response(status_code, &HeaderMap::new(), body.to_string().as_bytes(), 0) {
+            Attempt::Done(Err(error)) | Attempt::Retry { error, .. } => Ok(error),
+            Attempt::Done(Ok(_)) => Err(TestCaseError::fail("an error status gave a token")),
+        };
+        let body = if with_error {
+            json!({"error": "invalid_client", "error_codes": [code]})
+        } else {
+            json!({"error_codes": [code]})
+        };
+        let error = error_of(&body)?;
+        prop_assert_eq!(error.status(), Some(status));
+        prop_assert!(error.body().is_some(), "an Entra error body: {}", body);
+        prop_assert!(error.to_string().contains(&format!("AADSTS{code}")), "{}", error);
+        // JSON that is no Entra error body is shown as an excerpt, not taken for Entra's verdict.
+        let error = error_of(&json!({ other_key: 1 }))?;
+        prop_assert!(error.body().is_none(), "{}", error);
+        prop_assert_eq!(error.status(), Some(status));
+    }
+
     #[test]
     fn entra_success_round_trips(
         token in "[A-Za-z0-9._~+/=-]{1,200}",
