@@ -22,9 +22,9 @@ use azure_oidc_token::claims::{Audience, decode_claims, decode_payload};
 use azure_oidc_token::config::{
     Config, check_env_name, is_domain_name, is_guid, parse_authority_host, parse_scope,
 };
-use azure_oidc_token::entra::{EntraError, ErrorBody, parse_response};
+use azure_oidc_token::entra::{EntraError, ErrorBody, parse_response, unix_now};
 use azure_oidc_token::github::{excerpt, parse_token_response};
-use azure_oidc_token::http::{Attempt, retry_after};
+use azure_oidc_token::http::{Attempt, BODY_LIMIT, retry_after};
 use azure_oidc_token::outputs::rfc3339;
 use azure_oidc_token::runner::{
     self, escape_data, escape_property, format_file_command, format_file_commands,
@@ -366,6 +366,29 @@ proptest! {
         prop_assert_eq!(error.status(), Some(status));
     }
 
+    /// An `expires_in` that is missing, zero or negative is no lifetime: the token's own `exp`
+    /// is used, and a token without one is refused (never a token that has already expired).
+    #[test]
+    fn entra_success_without_a_usable_expires_in_uses_the_token_exp(
+        expires_in in prop_oneof![Just(None), Just(Some(0)), (-100_000i64..0).prop_map(Some)],
+        exp in 1_700_000_000i64..=4_000_000_000,
+        sent_at in 0i64..=4_000_000_000,
+    ) {
+        let jwt = jwt_with_payload(json!({"exp": exp, "oid": "x"}).to_string().as_bytes());
+        let mut body = json!({"token_type": "Bearer", "access_token": jwt});
+        if let Some(seconds) = expires_in {
+            body["expires_in"] = json!(seconds);
+        }
+        let attempt = parse_response(StatusCode::OK, &HeaderMap::new(), body.to_string().as_bytes(), sent_at);
+        let Attempt::Done(Ok(issued)) = attempt else {
+            return Err(TestCaseError::fail("a token with an exp claim was refused"));
+        };
+        prop_assert_eq!(issued.expires_on, exp);
+        body["access_token"] = json!("opaque-token");
+        let attempt = parse_response(StatusCode::OK, &HeaderMap::new(), body.to_string().as_bytes(), sent_at);
+        prop_assert!(matches!(attempt, Attempt::Done(Err(EntraError::Malformed(_)))));
+    }
+
     #[test]
     fn entra_success_round_trips(
         token in "[A-Za-z0-9._~+/=-]{1,200}",
@@ -697,4 +720,21 @@ proptest! {
             }
         }
     }
+}
+
+/// The clock the expiry arithmetic reads is the system's, in Unix seconds.
+#[test]
+fn unix_now_is_the_system_clock() {
+    let system = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as i64;
+    assert!((system - 5..=system + 5).contains(&unix_now()));
+}
+
+/// DESIGN.md: response bodies are capped at 1 MiB (the fault catalogue checks the behaviour; this
+/// pins the figure for the fast tests that mutation testing runs).
+#[test]
+fn body_cap_is_one_mebibyte() {
+    assert_eq!(BODY_LIMIT, 1_048_576);
 }
