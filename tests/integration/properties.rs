@@ -24,7 +24,7 @@ use azure_oidc_token::config::{
 };
 use azure_oidc_token::entra::{EntraError, ErrorBody, parse_response, unix_now};
 use azure_oidc_token::github::{excerpt, parse_token_response};
-use azure_oidc_token::http::{Attempt, BODY_LIMIT, retry_after};
+use azure_oidc_token::http::{Attempt, BODY_LIMIT, Deadline, retry_after};
 use azure_oidc_token::outputs::rfc3339;
 use azure_oidc_token::runner::{
     self, escape_data, escape_property, format_file_command, format_file_commands,
@@ -737,4 +737,19 @@ fn unix_now_is_the_system_clock() {
 #[test]
 fn body_cap_is_one_mebibyte() {
     assert_eq!(BODY_LIMIT, 1_048_576);
+}
+
+proptest! {
+    #![proptest_config(config(256))]
+
+    /// DESIGN.md: each attempt may take at most a third of the budget and at most 15 s; the
+    /// budget itself is kept for the messages, and the time left never exceeds it.
+    #[test]
+    fn one_attempt_gets_a_third_of_the_budget_at_most_15_s(millis in 1u64..=600_000) {
+        let budget = Duration::from_millis(millis);
+        let deadline = Deadline::after(budget);
+        prop_assert_eq!(deadline.budget(), budget);
+        prop_assert_eq!(deadline.attempt_limit(), (budget / 3).min(Duration::from_secs(15)));
+        prop_assert!(deadline.remaining() <= budget);
+    }
 }
