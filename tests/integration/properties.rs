@@ -753,3 +753,27 @@ proptest! {
         prop_assert!(deadline.remaining() <= budget);
     }
 }
+
+/// A timeout (of the whole budget or of one attempt) is reported as one; nothing else is.
+#[test]
+fn only_timeouts_are_timeouts() {
+    use azure_oidc_token::http::HttpError;
+    let budget = Duration::from_secs(9);
+    assert!(HttpError::Timeout(budget).is_timeout());
+    assert!(
+        HttpError::AttemptTimeout {
+            limit: Duration::from_secs(3),
+            budget
+        }
+        .is_timeout()
+    );
+    for other in [
+        HttpError::Transport("reset".to_owned()),
+        HttpError::Proxy("407".to_owned()),
+        HttpError::Certificate("unknown issuer".to_owned()),
+        HttpError::BodyTooLarge,
+        HttpError::Build("x".to_owned()),
+    ] {
+        assert!(!other.is_timeout(), "{other}");
+    }
+}
