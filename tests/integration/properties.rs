@@ -777,3 +777,32 @@ fn only_timeouts_are_timeouts() {
         assert!(!other.is_timeout(), "{other}");
     }
 }
+
+proptest! {
+    #![proptest_config(config(256))]
+
+    /// The log writers write their line: `::debug::` and `::warning::` read back as that command
+    /// with the message, a plain line as one line that is no command at all.
+    #[test]
+    fn log_writers_write_their_line(message in tricky_string()) {
+        let mut out = Vec::new();
+        runner::debug(&mut out, &message).unwrap();
+        runner::warning(&mut out, &message).unwrap();
+        runner::plain(&mut out, &message).unwrap();
+        let text = String::from_utf8(out).unwrap();
+        let lines: Vec<&str> = text.lines().collect();
+        prop_assert_eq!(lines.len(), 3, "{:?}", text);
+        let debug = support::parse_command(lines[0]).unwrap();
+        prop_assert_eq!(debug.name.as_str(), "debug");
+        prop_assert_eq!(&debug.data, &message);
+        let warning = support::parse_command(lines[1]).unwrap();
+        prop_assert_eq!(warning.name.as_str(), "warning");
+        prop_assert_eq!(&warning.data, &message);
+        prop_assert!(support::parse_command(lines[2]).is_none());
+        // The plain line keeps the message's words (line breaks folded).
+        let first_word = message.split_whitespace().find(|w| !w.contains("##[") && !w.starts_with(':'));
+        if let Some(word) = first_word {
+            prop_assert!(lines[2].contains(word), "{:?} lost {:?}", lines[2], word);
+        }
+    }
+}
