@@ -385,7 +385,7 @@ fn check(state: &State, request: &Request, raw_tenant: &str) -> Result<String, R
     verify_assertion(state, app, assertion)?;
 
     // 7. Success.
-    Ok(issue(state, app, resource))
+    Ok(issue(state, app, resource, assertion))
 }
 
 /// `aud` as Entra quotes it: the string, or an array's members joined with `, `.
@@ -593,7 +593,7 @@ fn matching_credential<'a>(
 }
 
 /// The success body with a fresh app-only access token for `resource`.
-fn issue(state: &State, app: &App, resource: &str) -> String {
+fn issue(state: &State, app: &App, resource: &str, assertion: &str) -> String {
     let now = clock::now();
     let lifetime = i64::try_from(state.access_token_lifetime_secs).unwrap_or(i64::MAX / 2);
     let sts = format!("https://sts.windows.net/{}/", state.tenant_id);
@@ -621,7 +621,7 @@ fn issue(state: &State, app: &App, resource: &str) -> String {
         Value::Object(map) => state.keys.sign(map),
         _ => String::new(),
     };
-    state.add_issued_access_token(&token);
+    state.add_issued_access_token(&token, assertion);
     // Entra's field order.
     ordered_json(&[
         ("token_type", json!("Bearer")),

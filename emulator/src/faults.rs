@@ -50,6 +50,9 @@ pub enum Fault {
     /// `{"access_token":"aaa…"}` on the Entra hop, `{"keys":"aaa…"}` on discovery, `{"token_endpoint":"aaa…"}`
     /// on tenant discovery).
     Oversized(usize),
+    /// Like [`Oversized`](Fault::Oversized), but without `Content-Length`: the body is sent with
+    /// `Transfer-Encoding: chunked`, so a client can only cap it while reading, not from the header.
+    OversizedChunked(usize),
     /// `200` `text/html` `<html>oops</html>`.
     NonJson,
     /// `302` with this `Location`.
@@ -160,6 +163,7 @@ pub(crate) async fn serve<S: AsyncRead + AsyncWrite + Unpin>(
             };
         }
         Some(Fault::Oversized(size)) => return oversized(stream, hop, size, keep_alive).await,
+        Some(Fault::OversizedChunked(size)) => return oversized_chunked(stream, hop, size).await,
         Some(Fault::NonJson) => Response::new(200, "text/html; charset=utf-8", "<html>oops</html>"),
         Some(Fault::Redirect(location)) => {
             Response::new(302, "", Vec::new()).with_header("Location", location)
@@ -233,6 +237,50 @@ async fn oversized<S: AsyncWrite + Unpin>(
     } else {
         Next::Close
     }
+}
+
+/// A `200` JSON-looking body of `size` bytes (at least its framing), chunked, no `Content-Length`;
+/// the connection is closed afterwards.
+async fn oversized_chunked<S: AsyncWrite + Unpin>(stream: &mut S, hop: Hop, size: usize) -> Next {
+    let prefix: &[u8] = match hop {
+        Hop::GitHub => br#"{"value":""#,
+        Hop::Entra => br#"{"access_token":""#,
+        Hop::Discovery => br#"{"keys":""#,
+        Hop::TenantDiscovery => br#"{"token_endpoint":""#,
+    };
+    let head = b"HTTP/1.1 200 OK\r\nContent-Type: application/json; charset=utf-8\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n";
+    let chunk = |bytes: &[u8]| {
+        let mut framed = format!("{:x}\r\n", bytes.len()).into_bytes();
+        framed.extend_from_slice(bytes);
+        framed.extend_from_slice(b"\r\n");
+        framed
+    };
+    if write_flush(stream, head).await.is_err()
+        || write_flush(stream, &chunk(prefix)).await.is_err()
+    {
+        return Next::Drop;
+    }
+    let block = chunk(&[b'a'; 16 * 1024]);
+    let mut left = size.saturating_sub(prefix.len() + 2);
+    while left > 0 {
+        let n = left.min(16 * 1024);
+        let piece = if n == 16 * 1024 {
+            block.clone()
+        } else {
+            chunk(&vec![b'a'; n])
+        };
+        if stream.write_all(&piece).await.is_err() {
+            // The client stopped reading (it caps bodies): fine.
+            return Next::Drop;
+        }
+        left -= n;
+    }
+    if write_flush(stream, &chunk(br#""}"#)).await.is_err()
+        || write_flush(stream, b"0\r\n\r\n").await.is_err()
+    {
+        return Next::Drop;
+    }
+    Next::Close
 }
 
 async fn write_flush<S: AsyncWrite + Unpin>(stream: &mut S, bytes: &[u8]) -> std::io::Result<()> {

@@ -418,9 +418,47 @@ impl Emulator {
     }
 
     /// An ID token signed like the issuer's, for `audience`, with `overrides` merged over its claims
-    /// (a `null` value removes the claim). Not recorded as issued.
+    /// (a `null` value removes the claim). Not recorded as issued by the GitHub endpoint, but
+    /// recorded as a secret: see [`secrets`](Self::secrets).
     pub fn mint_id_token(&self, audience: &str, overrides: Map<String, Value>) -> String {
-        github::mint(&self.state, audience, &overrides)
+        let token = github::mint(&self.state, audience, &overrides);
+        self.state.add_minted(&token);
+        token
+    }
+
+    /// Records `secret` (a token a test built itself) so that [`secrets`](Self::secrets) lists it.
+    pub fn add_secret(&self, secret: &str) {
+        self.state.add_secret(secret);
+    }
+
+    /// Every secret that exists in a test using this emulator: the request token, every ID token
+    /// handed out or minted, every access token, and every secret a test added.
+    pub fn secrets(&self) -> Vec<String> {
+        let mut all = vec![self.request_token()];
+        all.extend(self.issued_id_tokens());
+        all.extend(self.state.minted());
+        all.extend(self.state.extra_secrets());
+        all.extend(self.issued_access_tokens());
+        all
+    }
+
+    /// Every ID token minted by [`mint_id_token`](Self::mint_id_token), in order.
+    pub fn minted_tokens(&self) -> Vec<String> {
+        self.state.minted()
+    }
+
+    /// Every successful exchange: the assertion presented and the access token handed out for it.
+    pub fn exchanges(&self) -> Vec<(String, String)> {
+        self.state.exchanges()
+    }
+
+    /// The access token handed out for `assertion`, if one was.
+    pub fn access_token_for(&self, assertion: &str) -> Option<String> {
+        self.state
+            .exchanges()
+            .into_iter()
+            .find(|(a, _)| a == assertion)
+            .map(|(_, token)| token)
     }
 
     /// Sets how the Azure Resource Manager double answers Azure Backup calls; until called, it

@@ -50,6 +50,11 @@ pub(crate) struct State {
     hops: [Mutex<HopLog>; 4],
     issued_id: Mutex<Vec<String>>,
     issued_access: Mutex<Vec<String>>,
+    /// `(client_assertion, access token)` of every exchange that succeeded, in order.
+    exchanges: Mutex<Vec<(String, String)>>,
+    /// ID tokens minted for tests (`Emulator::mint_id_token`).
+    minted: Mutex<Vec<String>>,
+    extra_secrets: Mutex<Vec<String>>,
 }
 
 impl State {
@@ -95,6 +100,9 @@ impl State {
             hops: Default::default(),
             issued_id: Mutex::default(),
             issued_access: Mutex::default(),
+            exchanges: Mutex::default(),
+            minted: Mutex::default(),
+            extra_secrets: Mutex::default(),
         }
     }
 
@@ -143,8 +151,29 @@ impl State {
         lock(&self.issued_id).push(token.to_owned());
     }
 
-    pub(crate) fn add_issued_access_token(&self, token: &str) {
+    pub(crate) fn add_issued_access_token(&self, token: &str, assertion: &str) {
         lock(&self.issued_access).push(token.to_owned());
+        lock(&self.exchanges).push((assertion.to_owned(), token.to_owned()));
+    }
+
+    pub(crate) fn exchanges(&self) -> Vec<(String, String)> {
+        lock(&self.exchanges).clone()
+    }
+
+    pub(crate) fn add_minted(&self, token: &str) {
+        lock(&self.minted).push(token.to_owned());
+    }
+
+    pub(crate) fn add_secret(&self, secret: &str) {
+        lock(&self.extra_secrets).push(secret.to_owned());
+    }
+
+    pub(crate) fn extra_secrets(&self) -> Vec<String> {
+        lock(&self.extra_secrets).clone()
+    }
+
+    pub(crate) fn minted(&self) -> Vec<String> {
+        lock(&self.minted).clone()
     }
 
     pub(crate) fn issued_id_tokens(&self) -> Vec<String> {

@@ -57,6 +57,16 @@ fuzz_target!(|entries: Vec<(u8, u8, String)>| {
             assert!((1..=600).contains(&exchange.source.timeout.as_secs()));
             assert_eq!(exchange.authority_host.scheme(), "https");
         }
-        Err(error) => assert!(!error.to_string().is_empty()),
+        Err(error) => {
+            // The message names the input or variable it is about, not just anything.
+            let message = error.to_string();
+            let names = KEYS.iter().any(|(key, _)| {
+                message.contains(key)
+                    || key.strip_prefix("INPUT_").is_some_and(|input| {
+                        message.contains(&format!("`{}`", input.to_ascii_lowercase()))
+                    })
+            });
+            assert!(names, "names no input: {message}");
+        }
     }
 });

@@ -28,6 +28,13 @@ fuzz_target!(|value: &str| {
         assert_eq!(url.path(), "/");
         assert!(url.query().is_none() && url.fragment().is_none());
         assert!(url.username().is_empty() && url.password().is_none());
+        // Accepted only if the input had no path, query, fragment or user info of its own: a
+        // parser that dropped them silently (and so called another endpoint) fails here.
+        let trimmed = value.trim();
+        assert!(trimmed.to_ascii_lowercase().starts_with("https://"), "{value:?}");
+        let rest = &trimmed["https://".len()..];
+        let rest = rest.strip_suffix('/').unwrap_or(rest);
+        assert!(!rest.contains(['/', '?', '#', '@', '\\']), "{value:?} accepted as {url}");
     }
     let quoted = quote(value);
     assert!(!quoted.contains(['\n', '\r']));

@@ -4,7 +4,7 @@
 //! shell or CI leaks in); the runner's file-command files are real files in a temp dir; and
 //! [`parse_file_commands`] reads them back by the runner's own rules.
 
-#![allow(dead_code, clippy::unwrap_used)] // test support: a failed unwrap is a failed test
+#![allow(clippy::unwrap_used)] // test support: a failed unwrap is a failed test
 
 pub mod grammar;
 mod runner_rules;
@@ -16,13 +16,9 @@ use std::time::{Duration, Instant};
 
 use azure_oidc_emulator::{Emulator, Hop};
 
-#[allow(
-    unused_imports,
-    reason = "each test binary uses its own part of the runner's rules"
-)]
 pub use runner_rules::{
-    Command as WorkflowCommand, RunnerLog, parse_command, parse_file_commands,
-    parse_legacy_command, unescape_data, unescape_property,
+    RunnerLog, parse_command, parse_file_commands, parse_legacy_command, unescape_data,
+    unescape_property,
 };
 
 /// The binary under test.
@@ -33,6 +29,96 @@ pub struct Step<'a> {
     pub emulator: &'a Emulator,
     pub dir: tempfile::TempDir,
     pub env: BTreeMap<String, String>,
+}
+
+/// action.yml's inputs and their defaults (`""` where it declares none), in file order.
+pub fn action_inputs() -> Vec<(String, String)> {
+    use yaml_rust2::{Yaml, YamlLoader};
+    let text = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/action.yml")).unwrap();
+    let docs = YamlLoader::load_from_str(&text).unwrap();
+    let Yaml::Hash(inputs) = &docs[0]["inputs"] else {
+        panic!("action.yml has no inputs mapping");
+    };
+    inputs
+        .iter()
+        .map(|(name, spec)| {
+            let default = match &spec["default"] {
+                Yaml::String(s) | Yaml::Real(s) => s.clone(),
+                Yaml::Integer(i) => i.to_string(),
+                Yaml::Boolean(b) => b.to_string(),
+                Yaml::BadValue | Yaml::Null => String::new(),
+                other => panic!("unexpected default {other:?}"),
+            };
+            (name.as_str().unwrap().to_owned(), default)
+        })
+        .collect()
+}
+
+/// How long past its budget a spawned process may run before the harness kills it and fails the
+/// test: a hang becomes a failure with the output so far, not a stuck suite.
+/// `TEST_PROCESS_GRACE_SECS` overrides it (e.g. under a debugger).
+pub fn process_grace() -> Duration {
+    Duration::from_secs(
+        std::env::var("TEST_PROCESS_GRACE_SECS")
+            .ok()
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(60),
+    )
+}
+
+/// Runs `command` to its end with stdin closed, or kills it at `deadline` and panics with what it
+/// printed so far. Returns the status and both streams.
+pub fn output_within(
+    mut command: Command,
+    deadline: Duration,
+) -> (std::process::ExitStatus, Vec<u8>, Vec<u8>) {
+    use std::io::Read as _;
+    use std::os::unix::process::CommandExt as _;
+    use std::process::Stdio;
+    use std::sync::mpsc;
+    // Its own process group, so that a wrapper's children (strace's tracee, faketime's) go too.
+    let mut child = command
+        .process_group(0)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap_or_else(|e| panic!("cannot spawn {command:?}: {e}"));
+    let drain = |mut pipe: Box<dyn std::io::Read + Send>| {
+        let (send, receive) = mpsc::channel();
+        std::thread::spawn(move || {
+            let mut bytes = Vec::new();
+            let _ = pipe.read_to_end(&mut bytes);
+            let _ = send.send(bytes);
+        });
+        receive
+    };
+    let stdout = drain(Box::new(child.stdout.take().unwrap()));
+    let stderr = drain(Box::new(child.stderr.take().unwrap()));
+    let started = Instant::now();
+    loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            return (status, stdout.recv().unwrap(), stderr.recv().unwrap());
+        }
+        if started.elapsed() > deadline {
+            let group = format!("-{}", child.id());
+            let _ = Command::new("kill").args(["-KILL", "--", &group]).status();
+            let _ = child.kill();
+            let _ = child.wait();
+            let so_far = |pipe: &mpsc::Receiver<Vec<u8>>| {
+                let bytes = pipe
+                    .recv_timeout(Duration::from_secs(5))
+                    .unwrap_or_default();
+                String::from_utf8_lossy(&bytes).into_owned()
+            };
+            panic!(
+                "the process ran past its {deadline:?} deadline and was killed: {command:?}\nstdout so far:\n{}\nstderr so far:\n{}",
+                so_far(&stdout),
+                so_far(&stderr)
+            );
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
 }
 
 /// What a finished step left behind.
@@ -69,16 +155,15 @@ impl<'a> Step<'a> {
             std::fs::write(&path, "").unwrap();
             set(var, path.display().to_string());
         }
+        // Every input action.yml declares, with its default (the runner passes each one to a
+        // container action, empty when it has no default): read from action.yml, not copied.
+        for (name, default) in action_inputs() {
+            set(&format!("INPUT_{}", name.to_uppercase()), default);
+        }
+        // What a workflow against the emulator sets.
         set("INPUT_CLIENT-ID", emulator.client_id());
         set("INPUT_TENANT-ID", emulator.tenant_id());
-        set("INPUT_SUBSCRIPTION-ID", String::new());
-        set("INPUT_ENVIRONMENT", "AzureCloud".to_owned());
-        set("INPUT_AUDIENCE", String::new());
-        set("INPUT_SCOPE", String::new());
         set("INPUT_AUTHORITY-HOST", emulator.authority_host());
-        set("INPUT_EXPORT-ENV", String::new());
-        set("INPUT_TIMEOUT-SECONDS", "60".to_owned());
-        set("INPUT_SUMMARY", "true".to_owned());
         set("ACTIONS_ID_TOKEN_REQUEST_URL", emulator.request_url());
         set("ACTIONS_ID_TOKEN_REQUEST_TOKEN", emulator.request_token());
         set("SSL_CERT_FILE", ca.display().to_string());
@@ -142,9 +227,16 @@ impl<'a> Step<'a> {
     }
 
     /// Runs `command` (built by [`command_with`](Self::command_with)) and collects everything it left.
-    pub fn run_command(&self, mut command: Command) -> Outcome {
+    pub fn run_command(&self, command: Command) -> Outcome {
         let started = Instant::now();
-        let output = command.output().unwrap();
+        // The step's budget plus a grace period: past it the binary is hung, not slow.
+        let budget = self
+            .env
+            .get("INPUT_TIMEOUT-SECONDS")
+            .and_then(|v| v.trim().parse().ok())
+            .unwrap_or(60);
+        let (status, stdout, stderr) =
+            output_within(command, Duration::from_secs(budget) + process_grace());
         let elapsed = started.elapsed();
         let read = |var: &str| {
             self.env
@@ -155,9 +247,9 @@ impl<'a> Step<'a> {
                 .unwrap_or_default()
         };
         Outcome {
-            code: output.status.code(),
-            stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
-            stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
+            code: status.code(),
+            stdout: String::from_utf8_lossy(&stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&stderr).into_owned(),
             output_file: read("GITHUB_OUTPUT"),
             env_file: read("GITHUB_ENV"),
             summary: read("GITHUB_STEP_SUMMARY"),
@@ -270,11 +362,17 @@ impl Outcome {
     }
 }
 
-/// Every secret of the run: the request token, every ID token (= client assertion) and every access token.
+/// Every secret that exists in the test: the request token (first), every ID token handed out or
+/// minted (= client assertions), every token a test registered, and every access token.
 pub fn secrets(emulator: &Emulator) -> Vec<String> {
-    let mut all = vec![emulator.request_token()];
-    all.extend(emulator.issued_id_tokens());
-    all.extend(emulator.issued_access_tokens());
+    emulator.secrets()
+}
+
+/// Every ID token of the test, handed out by the GitHub endpoint or minted by the test: none may
+/// ever reach `GITHUB_OUTPUT`.
+pub fn id_tokens(emulator: &Emulator) -> Vec<String> {
+    let mut all = emulator.issued_id_tokens();
+    all.extend(emulator.minted_tokens());
     all
 }
 
@@ -314,7 +412,7 @@ fn form_urlencoded_byte(value: &str) -> String {
 pub fn assert_no_secret_leaked(emulator: &Emulator, outcome: &Outcome, export_env: bool) {
     let secrets = secrets(emulator);
     assert!(!secrets[0].is_empty());
-    assert_no_secret_in_streams(&secrets, &emulator.issued_id_tokens(), outcome, export_env);
+    assert_no_secret_in_streams(&secrets, &id_tokens(emulator), outcome, export_env);
     // Every ID token handed out was masked, the first one before its claims were logged.
     let lines: Vec<&str> = outcome.stdout.lines().collect();
     for (index, token) in emulator.issued_id_tokens().iter().enumerate() {
@@ -481,6 +579,10 @@ pub fn assert_no_secret_on_disk(secrets: &[String], root: &Path, allowed: &[Path
 
 /// The name filters among a test binary's arguments, skipping libtest's flags and their values
 /// (for the harness-less binaries, which accept what `cargo test -- …` passes).
+#[allow(
+    dead_code,
+    reason = "for the harness-less binaries (faults, load); libtest filters the integration suites"
+)]
 pub fn test_filters(args: &[String]) -> Vec<&str> {
     const TAKES_VALUE: &[&str] = &[
         "--test-threads",
@@ -511,4 +613,17 @@ pub fn total_requests(emulator: &Emulator) -> usize {
         .into_iter()
         .map(|hop| emulator.requests(hop))
         .sum()
+}
+
+/// A check that cannot run here (a tool is missing): under `CI=true` (as `.ci/run` sets) that is a
+/// failure; elsewhere the skip is written to the process's stderr handle directly, past libtest's
+/// capture (which hides a passing test's `eprintln!`), so it shows in plain `cargo test` output.
+pub fn skip(test: &str, reason: &str) {
+    use std::io::Write as _;
+    assert_ne!(
+        std::env::var("CI").as_deref(),
+        Ok("true"),
+        "{test} cannot run under CI=true: {reason} (.ci/run installs everything the suite needs)"
+    );
+    let _ = writeln!(std::io::stderr(), "skipped: {reason} ({test})");
 }

@@ -12,18 +12,14 @@
 //! The recipes whose tool cannot run here (PowerShell, Terraform) are checked for what can be
 //! checked: the names they read exist.
 
-#![allow(clippy::unwrap_used)] // tests: a failed unwrap is a failed test
-
-mod support;
-
 use std::collections::BTreeMap;
 use std::path::Path;
 use std::process::Command;
 
+use crate::support::{Step, encodings, parse_file_commands, secrets};
 use azure_oidc_emulator::{
     App, Config, Emulator, FederatedCredential, ISSUER_PLACEHOLDER, Services,
 };
-use support::{Step, encodings, parse_file_commands, secrets};
 use yaml_rust2::{Yaml, YamlLoader};
 
 const REPO: &str = env!("CARGO_MANIFEST_DIR");
@@ -419,7 +415,7 @@ fn key_vault_secret_of_several_lines_is_masked_line_by_line() {
         .stdout
         .lines()
         .filter_map(|l| l.strip_prefix("::add-mask::"))
-        .map(support::unescape_data)
+        .map(crate::support::unescape_data)
         .collect();
     assert_eq!(masks, value.lines().collect::<Vec<_>>());
     assert_eq!(
@@ -1016,7 +1012,7 @@ fn run_kubernetes_job(emulator: &Emulator) -> (Outside, Outside, String) {
         .iter()
         .map(|a| mount(a.as_str().unwrap()))
         .collect();
-    let output = Command::new(support::BIN)
+    let output = Command::new(crate::support::BIN)
         .args(&args)
         .env_clear()
         .env("AZURE_FEDERATED_TOKEN_FILE", &federated)
@@ -1147,7 +1143,7 @@ fn run_gitlab_job(emulator: &Emulator) -> (Outside, Vec<std::path::PathBuf>) {
     let work = tempfile::tempdir().unwrap();
     let bin = work.path().join("bin");
     std::fs::create_dir(&bin).unwrap();
-    std::os::unix::fs::symlink(support::BIN, bin.join("azure-oidc-token")).unwrap();
+    std::os::unix::fs::symlink(crate::support::BIN, bin.join("azure-oidc-token")).unwrap();
     let tmp = work.path().join("tmp");
     std::fs::create_dir(&tmp).unwrap();
     let ca = work.path().join("ca.pem");

@@ -2,9 +2,7 @@
 //! cloud (hashicorp/go-azure-sdk `sdk/auth/github_oidc_authorizer.go`), so in a sovereign cloud
 //! `federated-credential` says how to print the credential they need, and prints it on request.
 
-#![allow(clippy::unwrap_used)] // tests: a failed unwrap is a failed test
-
-mod support;
+use crate::support;
 
 use std::process::{Command, Output};
 

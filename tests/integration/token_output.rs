@@ -2,9 +2,7 @@
 //! to a file only its owner can read (0600), written atomically and byte for byte (no newline);
 //! stdout and stderr carry no secret; a failed run leaves no file (and an old one untouched).
 
-#![allow(clippy::unwrap_used)] // tests: a failed unwrap is a failed test
-
-mod support;
+use crate::support;
 
 use std::os::unix::fs::PermissionsExt as _;
 use std::path::{Path, PathBuf};
@@ -33,10 +31,17 @@ fn run(emulator: &Emulator, dir: &Path, output: &Path, extra: &[&str]) -> Outcom
         .env("AZURE_CLIENT_ID", emulator.client_id())
         .env("AZURE_TENANT_ID", emulator.tenant_id())
         .env("AZURE_AUTHORITY_HOST", emulator.authority_host());
+    command.current_dir(step.dir.path().join("workspace"));
+    for var in ["HOME", "TMPDIR"] {
+        command.env(var, &step.env[var]);
+    }
     let outcome = step.run_command(command);
-    // Nothing secret on either stream: not the access token, not the ID token, in any encoding.
-    let mut all = secrets(emulator);
-    all.push(minted);
+    // Nothing secret on either stream: not the access token, not the ID token (minted, so among the
+    // emulator's secrets), in any encoding; and nothing in any file under HOME, TMPDIR or the
+    // working directory.
+    let all = secrets(emulator);
+    assert!(all.contains(&minted));
+    support::assert_no_secret_on_disk(&all, step.dir.path(), &[]);
     for (stream, text) in [("stdout", &outcome.stdout), ("stderr", &outcome.stderr)] {
         for secret in &all {
             for form in encodings(secret) {

@@ -25,9 +25,7 @@
 //! - GitHub subjects (default, ID-based `repo:OWNER@ID/REPO@ID:…`, `include_claim_keys` templates,
 //!   `:` as `%3A`): <https://docs.github.com/en/actions/reference/security/oidc>.
 
-#![allow(clippy::unwrap_used)] // tests: a failed unwrap is a failed test
-
-mod support;
+use crate::support;
 
 use std::collections::BTreeSet;
 use std::process::Command;
@@ -162,12 +160,7 @@ fn derived_names_of_a_long_repository_stay_distinct_and_valid() {
         "the second create would fail with a duplicate name"
     );
     for name in &names {
-        assert!(name.len() <= 120, "{name}");
-        assert!(
-            name.chars()
-                .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_'),
-            "{name}"
-        );
+        assert!(properties::entra_name_rule(name), "{name}");
     }
     // Terraform labels and Bicep symbols derive from the names, so they differ too.
     let label = |text: &str, prefix: &str| {
@@ -722,8 +715,20 @@ fn explain(emulator: &Emulator, token: &str, extra: &[&str]) -> support::Outcome
         .env_clear()
         .env("SSL_CERT_FILE", &step.env["SSL_CERT_FILE"])
         .env("T", token);
+    command.current_dir(step.dir.path().join("workspace"));
+    for var in ["HOME", "TMPDIR"] {
+        command.env(var, &step.env[var]);
+    }
     let outcome = step.run_command(command);
-    assert_no_secret_in_streams(&secrets(emulator), &[token.to_owned()], &outcome, false);
+    // Every token of the test (the one explained was minted, so it is among them): none on either
+    // stream, none in any file the run could have written.
+    assert_no_secret_in_streams(
+        &secrets(emulator),
+        &support::id_tokens(emulator),
+        &outcome,
+        false,
+    );
+    support::assert_no_secret_on_disk(&secrets(emulator), step.dir.path(), &[]);
     outcome
 }
 
@@ -933,7 +938,7 @@ fn the_explain_input_says_which_subject_form_the_job_presents() {
 
 #[test]
 fn the_docs_flexible_example_is_what_the_generator_prints() {
-    const DOCS: &str = include_str!("../docs/federated-credentials.md");
+    const DOCS: &str = include_str!("../../docs/federated-credentials.md");
     let printed = generate(&["--branch", "release/*"]).stdout;
     assert!(
         DOCS.contains(&format!("```json\n{printed}```")),
@@ -955,6 +960,15 @@ mod properties {
     use azure_oidc_token::onboarding::expression::{self, Condition, Expression, Operator};
     use azure_oidc_token::onboarding::name::{credential_name, valid_name};
     use proptest::prelude::*;
+
+    /// Entra's rule for a credential name, written from its documentation (not asked of the code
+    /// under test): `^[a-zA-Z0-9]{1}[a-zA-Z0-9-_]{2,119}$`.
+    pub(super) fn entra_name_rule(name: &str) -> bool {
+        let mut chars = name.chars();
+        chars.next().is_some_and(|c| c.is_ascii_alphanumeric())
+            && chars.all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+            && (3..=120).contains(&name.len())
+    }
 
     /// A plain recursive reading of `matches`, to compare the iterative matcher with.
     fn reference(pattern: &[char], value: &[char]) -> bool {
@@ -980,8 +994,18 @@ mod properties {
         #[test]
         fn derived_names_are_always_valid_and_stable(subject in "\\PC{0,300}") {
             let name = credential_name(&subject);
-            prop_assert!(valid_name(&name), "{name:?} from {subject:?}");
+            prop_assert!(entra_name_rule(&name), "{name:?} from {subject:?}");
             prop_assert_eq!(name, credential_name(&subject));
+        }
+
+        /// The name validator behind `--name` is exactly Entra's rule.
+        #[test]
+        fn name_validator_is_entras_rule(name in prop_oneof![
+            "[a-zA-Z0-9_.-]{0,3}",
+            "[a-zA-Z0-9_-]{1,125}",
+            "\\PC{0,20}",
+        ]) {
+            prop_assert_eq!(valid_name(&name), entra_name_rule(&name), "{:?}", name);
         }
 
         #[test]

@@ -13,9 +13,7 @@
 //! Case counts are kept modest (256–1024) so the file runs in seconds; `cargo fuzz` (see `fuzz/`)
 //! explores the same functions for longer.
 
-#![allow(clippy::unwrap_used)] // tests: a failed unwrap is a failed test
-
-mod support;
+use crate::support;
 
 use std::collections::BTreeMap;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -25,10 +23,11 @@ use azure_oidc_token::action::workflow::{
     self, escape_data, escape_property, format_file_command, format_file_commands,
 };
 use azure_oidc_token::clock::rfc3339;
-use azure_oidc_token::exchange::claims::{Audience, decode_claims};
+use azure_oidc_token::clock::unix_now;
+use azure_oidc_token::exchange::claims::{Audience, decode_claims, decode_payload};
 use azure_oidc_token::exchange::entra::{EntraError, ErrorBody, parse_response};
 use azure_oidc_token::exchange::http::excerpt;
-use azure_oidc_token::exchange::http::{Attempt, retry_after};
+use azure_oidc_token::exchange::http::{Attempt, BODY_LIMIT, Deadline, retry_after};
 use azure_oidc_token::exchange::settings::{
     is_domain_name, is_guid, parse_authority_host, parse_scope,
 };
@@ -39,7 +38,7 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use proptest::prelude::*;
 use reqwest::StatusCode;
 use reqwest::header::{HeaderMap, HeaderValue, RETRY_AFTER};
-use serde_json::json;
+use serde_json::{Value, json};
 use support::{grammar, parse_command, parse_file_commands, unescape_data, unescape_property};
 
 // ---------------------------------------------------------------------------------------------
@@ -264,6 +263,22 @@ proptest! {
         prop_assert_eq!(claims.aud, expected);
     }
 
+    /// Every claim, as `explain` lists them: the whole payload object comes back, key for key.
+    #[test]
+    fn payload_round_trips_every_claim(
+        claims in prop::collection::btree_map("[a-z_]{1,12}", any::<String>(), 0..6),
+        number in any::<i64>(),
+    ) {
+        let mut payload: serde_json::Map<String, Value> =
+            claims.iter().map(|(k, v)| (k.clone(), json!(v))).collect();
+        payload.insert("n".to_owned(), json!(number));
+        let token = jwt_with_payload(Value::Object(payload.clone()).to_string().as_bytes());
+        prop_assert_eq!(decode_payload(&token).unwrap(), payload);
+        // Not a JWT, or a payload that is no object: an error, not an empty claim set.
+        prop_assert!(decode_payload("a.b").is_err());
+        prop_assert!(decode_payload(&jwt_with_payload(b"[1]")).is_err());
+    }
+
     #[test]
     fn github_token_response_never_panics(body in any::<Vec<u8>>()) {
         let _ = parse_token_response(&body);
@@ -323,6 +338,58 @@ proptest! {
         } else if [408, 429, 500, 502, 503, 504].contains(&status.as_u16()) {
             prop_assert!(matches!(attempt, Attempt::Retry { .. }), "{status}");
         }
+    }
+
+    /// An error answer keeps its status; an Entra error body (an `error` or `error_codes`) is read
+    /// as one and its codes named even without a description; any other JSON is not.
+    #[test]
+    fn entra_errors_keep_status_kind_and_codes(
+        status in 400u16..=599,
+        code in 1u64..=99_999_999,
+        with_error in any::<bool>(),
+        other_key in "[a-z]{1,8}",
+    ) {
+        let status_code = StatusCode::from_u16(status).unwrap();
+        let error_of = |body: &Value| match parse_response(status_code, &HeaderMap::new(), body.to_string().as_bytes(), 0) {
+            Attempt::Done(Err(error)) | Attempt::Retry { error, .. } => Ok(error),
+            Attempt::Done(Ok(_)) => Err(TestCaseError::fail("an error status gave a token")),
+        };
+        let body = if with_error {
+            json!({"error": "invalid_client", "error_codes": [code]})
+        } else {
+            json!({"error_codes": [code]})
+        };
+        let error = error_of(&body)?;
+        prop_assert_eq!(error.status(), Some(status));
+        prop_assert!(error.body().is_some(), "an Entra error body: {}", body);
+        prop_assert!(error.to_string().contains(&format!("AADSTS{code}")), "{}", error);
+        // JSON that is no Entra error body is shown as an excerpt, not taken for Entra's verdict.
+        let error = error_of(&json!({ other_key: 1 }))?;
+        prop_assert!(error.body().is_none(), "{}", error);
+        prop_assert_eq!(error.status(), Some(status));
+    }
+
+    /// An `expires_in` that is missing, zero or negative is no lifetime: the token's own `exp`
+    /// is used, and a token without one is refused (never a token that has already expired).
+    #[test]
+    fn entra_success_without_a_usable_expires_in_uses_the_token_exp(
+        expires_in in prop_oneof![Just(None), Just(Some(0)), (-100_000i64..0).prop_map(Some)],
+        exp in 1_700_000_000i64..=4_000_000_000,
+        sent_at in 0i64..=4_000_000_000,
+    ) {
+        let jwt = jwt_with_payload(json!({"exp": exp, "oid": "x"}).to_string().as_bytes());
+        let mut body = json!({"token_type": "Bearer", "access_token": jwt});
+        if let Some(seconds) = expires_in {
+            body["expires_in"] = json!(seconds);
+        }
+        let attempt = parse_response(StatusCode::OK, &HeaderMap::new(), body.to_string().as_bytes(), sent_at);
+        let Attempt::Done(Ok(issued)) = attempt else {
+            return Err(TestCaseError::fail("a token with an exp claim was refused"));
+        };
+        prop_assert_eq!(issued.expires_on, exp);
+        body["access_token"] = json!("opaque-token");
+        let attempt = parse_response(StatusCode::OK, &HeaderMap::new(), body.to_string().as_bytes(), sent_at);
+        prop_assert!(matches!(attempt, Attempt::Done(Err(EntraError::Malformed(_)))));
     }
 
     #[test]
@@ -474,7 +541,31 @@ proptest! {
             prop_assert!(url.query().is_none() && url.fragment().is_none());
             prop_assert!(url.username().is_empty() && url.password().is_none());
             prop_assert!(value.to_ascii_lowercase().starts_with("https://"));
+            // Accepted only if the input itself had no path, query, fragment or user info: a
+            // parser that silently dropped them (and so called another endpoint) must fail here.
+            let rest = &value.trim()["https://".len()..];
+            let rest = rest.strip_suffix('/').unwrap_or(rest);
+            prop_assert!(!rest.contains(['/', '?', '#', '@', '\\']), "accepted {:?} as {}", value, url);
         }
+    }
+
+    /// A path, query or fragment after a well-formed host is refused, never dropped.
+    #[test]
+    fn authority_host_with_a_path_or_query_is_refused(
+        host in "[a-z]([a-z0-9-]{0,10}[a-z0-9])?(\\.[a-z][a-z0-9]{0,9}){0,3}",
+        port in prop::option::of(1u16..),
+        tail in prop_oneof![
+            "/[a-z0-9]{1,8}(/[a-z0-9]{0,8})?",
+            "/?\\?[a-z]{1,5}=[a-z0-9]{0,5}",
+            "/?#[a-z]{0,5}",
+        ],
+    ) {
+        let value = format!(
+            "https://{host}{}{tail}",
+            port.map(|p| format!(":{p}")).unwrap_or_default()
+        );
+        let parsed = parse_authority_host(&value);
+        prop_assert!(parsed.is_err(), "{:?} accepted as {:?}", value, parsed.map(|u| u.to_string()));
     }
 
     #[test]
@@ -615,7 +706,107 @@ proptest! {
                     prop_assert!(grammar::env_name(name));
                 }
             }
-            Err(error) => prop_assert!(!error.to_string().is_empty()),
+            Err(error) => {
+                // The message names the input (or runner variable) it is about, one of this
+                // environment's: `input `x`` / `--x` for an input, the variable's name otherwise.
+                let message = error.to_string();
+                let named: Vec<&str> = KEYS
+                    .iter()
+                    .map(|(key, _)| *key)
+                    .filter(|key| {
+                        message.contains(key)
+                            || key.strip_prefix("INPUT_").is_some_and(|input| {
+                                message.contains(&format!("`{}`", input.to_ascii_lowercase()))
+                            })
+                    })
+                    .collect();
+                prop_assert!(!named.is_empty(), "names no input: {}", message);
+            }
+        }
+    }
+}
+
+/// The clock the expiry arithmetic reads is the system's, in Unix seconds.
+#[test]
+fn unix_now_is_the_system_clock() {
+    let system = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as i64;
+    assert!((system - 5..=system + 5).contains(&unix_now()));
+}
+
+/// DESIGN.md: response bodies are capped at 1 MiB (the fault catalogue checks the behaviour; this
+/// pins the figure for the fast tests that mutation testing runs).
+#[test]
+fn body_cap_is_one_mebibyte() {
+    assert_eq!(BODY_LIMIT, 1_048_576);
+}
+
+proptest! {
+    #![proptest_config(config(256))]
+
+    /// DESIGN.md: each attempt may take at most a third of the budget and at most 15 s; the
+    /// budget itself is kept for the messages, and the time left never exceeds it.
+    #[test]
+    fn one_attempt_gets_a_third_of_the_budget_at_most_15_s(millis in 1u64..=600_000) {
+        let budget = Duration::from_millis(millis);
+        let deadline = Deadline::after(budget);
+        prop_assert_eq!(deadline.budget(), budget);
+        prop_assert_eq!(deadline.attempt_limit(), (budget / 3).min(Duration::from_secs(15)));
+        prop_assert!(deadline.remaining() <= budget);
+    }
+}
+
+/// A timeout (of the whole budget or of one attempt) is reported as one; nothing else is.
+#[test]
+fn only_timeouts_are_timeouts() {
+    use azure_oidc_token::exchange::http::HttpError;
+    let budget = Duration::from_secs(9);
+    assert!(HttpError::Timeout(budget).is_timeout());
+    assert!(
+        HttpError::AttemptTimeout {
+            limit: Duration::from_secs(3),
+            budget
+        }
+        .is_timeout()
+    );
+    for other in [
+        HttpError::Transport("reset".to_owned()),
+        HttpError::Proxy("407".to_owned()),
+        HttpError::Certificate("unknown issuer".to_owned()),
+        HttpError::BodyTooLarge,
+        HttpError::Build("x".to_owned()),
+    ] {
+        assert!(!other.is_timeout(), "{other}");
+    }
+}
+
+proptest! {
+    #![proptest_config(config(256))]
+
+    /// The log writers write their line: `::debug::` and `::warning::` read back as that command
+    /// with the message, a plain line as one line that is no command at all.
+    #[test]
+    fn log_writers_write_their_line(message in tricky_string()) {
+        let mut out = Vec::new();
+        workflow::debug(&mut out, &message).unwrap();
+        workflow::warning(&mut out, &message).unwrap();
+        workflow::plain(&mut out, &message).unwrap();
+        let text = String::from_utf8(out).unwrap();
+        let lines: Vec<&str> = text.lines().collect();
+        prop_assert_eq!(lines.len(), 3, "{:?}", text);
+        let debug = support::parse_command(lines[0]).unwrap();
+        prop_assert_eq!(debug.name.as_str(), "debug");
+        prop_assert_eq!(&debug.data, &message);
+        let warning = support::parse_command(lines[1]).unwrap();
+        prop_assert_eq!(warning.name.as_str(), "warning");
+        prop_assert_eq!(&warning.data, &message);
+        prop_assert!(support::parse_command(lines[2]).is_none());
+        // The plain line keeps the message's words (line breaks folded).
+        let first_word = message.split_whitespace().find(|w| !w.contains("##[") && !w.starts_with(':'));
+        if let Some(word) = first_word {
+            prop_assert!(lines[2].contains(word), "{:?} lost {:?}", lines[2], word);
         }
     }
 }

@@ -16,9 +16,8 @@
 //! Linux only: the installer's macOS and Windows branches are exercised only on those runners.
 
 #![cfg(target_os = "linux")]
-#![allow(clippy::unwrap_used)] // tests: a failed unwrap is a failed test
 
-mod support;
+use crate::support;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
@@ -28,8 +27,8 @@ use azure_oidc_emulator::{Config, Emulator, FileServer, Serve, sha256_hex};
 use support::{BIN, Outcome, Step, parse_file_commands, total_requests};
 use yaml_rust2::{Yaml, YamlLoader};
 
-const ACTION: &str = include_str!("../action.yml");
-const NATIVE: &str = include_str!("../native/action.yml");
+const ACTION: &str = include_str!("../../action.yml");
+const NATIVE: &str = include_str!("../../native/action.yml");
 const REPO: &str = env!("CARGO_MANIFEST_DIR");
 /// Where the fake release lives on the file server, as on github.com.
 const RELEASE_PATH: &str = "/octo-org/azure-oidc-token/releases/download/v0.1.0";

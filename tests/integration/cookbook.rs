@@ -7,9 +7,7 @@
 //! Every scenario checks that no token (request token, ID token, access token) appears in any
 //! step's stdout, stderr or outputs.
 
-#![allow(clippy::unwrap_used)] // tests: a failed unwrap is a failed test
-
-mod support;
+use crate::support;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};

@@ -4,15 +4,13 @@
 //! between the README, docs/ and the other top-level pages reaches a file and, with `#…`, a heading
 //! of it; every input or output the docs name exists; the README lists all of them and stays short.
 
-#![allow(clippy::unwrap_used)] // tests: a failed unwrap is a failed test
-
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 
 use yaml_rust2::{Yaml, YamlLoader};
 
-const README: &str = include_str!("../README.md");
-const ACTION: &str = include_str!("../action.yml");
+const README: &str = include_str!("../../README.md");
+const ACTION: &str = include_str!("../../action.yml");
 
 fn keys(map: &Yaml) -> BTreeSet<String> {
     map.as_hash()
