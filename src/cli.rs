@@ -8,7 +8,7 @@ use std::process::ExitCode;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
 use crate::action;
-use crate::commands::{self, ExplainConfig};
+use crate::commands::{self, Console, ExplainConfig};
 use crate::error::AppError;
 use crate::exchange::SourceConfig;
 use crate::exchange::cloud::Cloud;
@@ -221,15 +221,24 @@ pub fn main_with(
                     &config,
                     args.raw,
                     args.output.as_deref(),
-                    in_actions,
-                    stdout,
-                    stderr,
+                    &mut Console {
+                        stdout,
+                        stderr,
+                        in_actions,
+                    },
                 ),
                 Err(error) => fail(stderr, &error, None, style),
             }
         }
         Some(Command::Explain(args)) => match explain_config(&args, env) {
-            Ok(config) => commands::run_explain(&config, in_actions, stdout, stderr),
+            Ok(config) => commands::run_explain(
+                &config,
+                &mut Console {
+                    stdout,
+                    stderr,
+                    in_actions,
+                },
+            ),
             Err(error) => fail(stderr, &error, None, style),
         },
         Some(Command::FederatedCredential(args)) => match federated_credential(&args) {

@@ -23,21 +23,45 @@ pub fn runtime() -> std::io::Result<tokio::runtime::Runtime> {
         .build()
 }
 
-/// Runs `work` in a session (the ID token from `source`) on a one-thread runtime, logging to
-/// `stderr`; inside GitHub Actions every secret is masked there first.
-fn in_session<W: Write, T>(
-    source: &SourceConfig,
-    in_actions: bool,
-    debug: bool,
-    stderr: &mut W,
-    work: impl AsyncFnOnce(&Session<'_>) -> Result<T, AppError>,
-) -> Result<T, AppError> {
-    let runtime = runtime().map_err(AppError::Runtime)?;
-    let log = Log::new(stderr, in_actions, debug);
-    runtime.block_on(async {
-        let session = Session::start(source, &log).await?;
-        work(&session).await
-    })
+/// Where a command writes: its result on stdout, progress and errors on stderr. Inside GitHub
+/// Actions (`in_actions`) a runner reads both: secrets are masked there first and errors are
+/// workflow commands.
+pub struct Console<'a, O: Write, E: Write> {
+    /// The result.
+    pub stdout: &'a mut O,
+    /// Progress and errors.
+    pub stderr: &'a mut E,
+    /// Whether a GitHub runner reads the output.
+    pub in_actions: bool,
+}
+
+impl<O: Write, E: Write> Console<'_, O, E> {
+    /// How errors are rendered here.
+    pub fn style(&self) -> ErrorStyle {
+        ErrorStyle::for_commands(self.in_actions)
+    }
+
+    /// Reports `error` on stderr and returns exit status 1.
+    pub fn fail(&mut self, error: &AppError, context: Option<&HintContext<'_>>) -> ExitCode {
+        let style = self.style();
+        fail(self.stderr, error, context, style)
+    }
+
+    /// Runs `work` in a session (the ID token from `source`) on a one-thread runtime, logging to
+    /// stderr.
+    fn in_session<T>(
+        &mut self,
+        source: &SourceConfig,
+        debug: bool,
+        work: impl AsyncFnOnce(&Session<'_>) -> Result<T, AppError>,
+    ) -> Result<T, AppError> {
+        let runtime = runtime().map_err(AppError::Runtime)?;
+        let log = Log::new(&mut *self.stderr, self.in_actions, debug);
+        runtime.block_on(async {
+            let session = Session::start(source, &log).await?;
+            work(&session).await
+        })
+    }
 }
 
 /// `azure-oidc-token token`: prints `{"access_token","token_type","expires_on","expires_at"}`, the
@@ -47,30 +71,26 @@ pub fn run_token(
     config: &ExchangeConfig,
     raw: bool,
     output: Option<&Path>,
-    in_actions: bool,
-    stdout: &mut impl Write,
-    stderr: &mut impl Write,
+    console: &mut Console<'_, impl Write, impl Write>,
 ) -> ExitCode {
-    let style = ErrorStyle::for_commands(in_actions);
-    let result = in_session(
+    let result = console.in_session(
         &config.source,
-        in_actions,
         config.debug,
-        stderr,
         async |session: &Session<'_>| Ok(session.exchange(config, &config.scope).await?),
     );
     let token = match result {
         Ok(token) => token,
-        Err(error) => return fail(stderr, &error, Some(&config.hint_context()), style),
+        Err(error) => return console.fail(&error, Some(&config.hint_context())),
     };
-    if in_actions {
-        let _ = workflow::add_mask(stderr, &token.token);
+    if console.in_actions {
+        let _ = workflow::add_mask(console.stderr, &token.token);
     }
     if let Some(path) = output
         && let Err(error) = crate::token_file::write(path, token.token.expose_secret())
     {
-        return fail(stderr, &AppError::from(error), None, style);
+        return console.fail(&AppError::from(error), None);
     }
+    let stdout = &mut *console.stdout;
     let printed = if output.is_some() {
         // The token went to the file; stdout (often a log) gets only what is not secret.
         let json = serde_json::json!({
@@ -92,7 +112,7 @@ pub fn run_token(
     };
     match printed.and_then(|()| stdout.flush()) {
         Ok(()) => ExitCode::SUCCESS,
-        Err(error) => fail(stderr, &AppError::Stdout(error), None, style),
+        Err(error) => console.fail(&AppError::Stdout(error), None),
     }
 }
 
@@ -127,32 +147,24 @@ impl ExplainConfig {
 /// credential fails.
 pub fn run_explain(
     config: &ExplainConfig,
-    in_actions: bool,
-    stdout: &mut impl Write,
-    stderr: &mut impl Write,
+    console: &mut Console<'_, impl Write, impl Write>,
 ) -> ExitCode {
-    let style = ErrorStyle::for_commands(in_actions);
-    let result = in_session(
-        &config.source,
-        in_actions,
-        false,
-        stderr,
-        async |session: &Session<'_>| {
-            onboarding::diagnose(
-                session,
-                &config.source.id_token.origin(),
-                &config.source.audience,
-                config.client_id.as_deref(),
-                &config.check,
-            )
-            .await
-        },
-    );
+    let result = console.in_session(&config.source, false, async |session: &Session<'_>| {
+        onboarding::diagnose(
+            session,
+            &config.source.id_token.origin(),
+            &config.source.audience,
+            config.client_id.as_deref(),
+            &config.check,
+        )
+        .await
+    });
     let diagnosis = match result {
         Ok(diagnosis) => diagnosis,
-        Err(error) => return fail(stderr, &error, Some(&config.hint_context()), style),
+        Err(error) => return console.fail(&error, Some(&config.hint_context())),
     };
-    if in_actions {
+    let stdout = &mut *console.stdout;
+    if console.in_actions {
         // Claims and issuer text are not ours: fence them so the runner runs none of it.
         let _ = workflow::write_inert(stdout, &diagnosis.lines);
     } else {
@@ -163,6 +175,6 @@ pub fn run_explain(
     let _ = stdout.flush();
     match diagnosis.verdict {
         Ok(()) => ExitCode::SUCCESS,
-        Err(error) => fail(stderr, &error, Some(&config.hint_context()), style),
+        Err(error) => console.fail(&error, Some(&config.hint_context())),
     }
 }

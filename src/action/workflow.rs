@@ -224,7 +224,7 @@ mod tests {
         assert!(format_file_command("a=b", "v").is_err());
         assert!(format_file_command("a<<b", "v").is_err());
         assert!(format_file_command("a\nb", "v").is_err());
-        // Found by tests/properties.rs: `a<` + `<<D` reads back as name `a`, delimiter `<D`.
+        // Found by tests/integration/properties.rs: `a<` + `<<D` reads back as name `a`, delimiter `<D`.
         assert!(format_file_command("a<", "v").is_err());
         assert!(format_file_command("<", "").is_err());
         assert!(format_file_command("<a", "v").is_ok());
