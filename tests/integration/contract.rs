@@ -47,6 +47,27 @@ fn chunked_entra_body_over_the_cap_is_refused() {
     chunked_oversized(Hop::Entra, "Entra ID token endpoint");
 }
 
+/// A body of exactly 1 MiB is within the cap, announced or not: the GitHub hop reads it whole and
+/// then refuses its `value` as no JWT (not as too large). Pins the cap's boundary.
+fn exactly_at_the_cap(fault: Fault) {
+    let emulator = emulator();
+    emulator.script(Hop::GitHub, vec![fault]);
+    let outcome = Step::new(&emulator).run_checked();
+    let message = outcome.assert_failed();
+    assert!(message.contains("is not a JWT"), "{message}");
+    assert!(!message.contains("exceeds"), "{message}");
+}
+
+#[test]
+fn a_body_of_exactly_one_mebibyte_is_read_whole() {
+    exactly_at_the_cap(Fault::Oversized(1024 * 1024));
+}
+
+#[test]
+fn a_chunked_body_of_exactly_one_mebibyte_is_read_whole() {
+    exactly_at_the_cap(Fault::OversizedChunked(1024 * 1024));
+}
+
 // ---------------------------------------------------------------------------------------------
 // Hints
 
