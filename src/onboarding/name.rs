@@ -75,3 +75,15 @@ pub fn flexible_name(expression: &str) -> String {
         true,
     )
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sanitise_folds_runs_and_drops_leading_and_trailing_dashes() {
+        assert_eq!(sanitise("::repo:o/r::"), "repo-o-r");
+        assert_eq!(sanitise("a//b"), "a-b");
+        assert_eq!(sanitise("-x_y"), "x_y");
+    }
+}

@@ -982,3 +982,46 @@ fn the_entra_timeout_hint_names_the_host_with_its_port() {
     );
     assert!(outcome.stdout.contains(&hint), "{}", outcome.stdout);
 }
+
+/// Each of the scope-related codes (invalid scope, no service principal for the resource, …) gets
+/// the hint that names the `scope` input, and so does 7000218 the client-secret one.
+#[test]
+fn scope_codes_point_at_the_scope_input() {
+    for (code, hint) in [
+        (70_011, "Check the `scope` input"),
+        (700_022, "Check the `scope` input"),
+        (1_002_012, "Check the `scope` input"),
+        (500_011, "Check the `scope` input"),
+        (7_000_218, "Entra expected a client secret"),
+    ] {
+        let emulator = emulator();
+        let body = entra_error_body(
+            "invalid_request",
+            &[code],
+            "The provided request is not valid.",
+            "0a0a0a0a-0000-4000-8000-000000000001",
+            "0b0b0b0b-0000-4000-8000-000000000002",
+        );
+        emulator.script(
+            Hop::Entra,
+            vec![Fault::Status {
+                status: 400,
+                retry_after: None,
+                body,
+                content_type: "application/json; charset=utf-8".to_owned(),
+            }],
+        );
+        let outcome = entra_failure(&emulator, Step::new(&emulator), &code.to_string());
+        // Our hint, after the ::error line (Entra's own text is in the ::error line).
+        let after_error = outcome
+            .stdout
+            .split_once("::error ")
+            .map(|(_, rest)| rest.split_once('\n').map_or("", |(_, hints)| hints))
+            .unwrap_or_default();
+        assert!(
+            after_error.contains(hint),
+            "AADSTS{code}:\n{}",
+            outcome.stdout
+        );
+    }
+}

@@ -295,3 +295,20 @@ fn subject_forms_are_told_apart() {
     assert!(presented_form_note(id).is_some_and(|n| n.contains(name)));
     assert!(presented_form_note(name).is_some_and(|n| n.contains("ID-based form")));
 }
+
+#[test]
+fn the_several_credentials_note_only_for_json_with_more_than_one() {
+    let one = credentials(&request(Entity::Branch("main".to_owned()))).expect("one");
+    assert_eq!(one.len(), 1);
+    let two = credentials(&Request {
+        owner_id: Some(123_456),
+        repository_id: Some(456_789),
+        ..request(Entity::Branch("main".to_owned()))
+    })
+    .expect("two");
+    assert_eq!(two.len(), 2);
+    let several = |notes: Vec<String>| notes.iter().any(|n| n.contains("one JSON object per line"));
+    assert!(!several(notes(&one, Format::Json)));
+    assert!(several(notes(&two, Format::Json)));
+    assert!(!several(notes(&two, Format::Az)));
+}
