@@ -233,3 +233,72 @@ fn request_url_must_be_https() {
         })
     ));
 }
+
+#[test]
+fn exports_need_github_env_each_on_its_own() {
+    let runner_variable = |result: Result<ActionConfig, ConfigError>| match result {
+        Err(ConfigError::Runner { variable, .. }) => Some(variable),
+        Ok(_) => None,
+        Err(other) => panic!("unexpected {other:?}"),
+    };
+    assert_eq!(
+        runner_variable(env(&[("INPUT_EXPORT-ENV", "AZURE_ACCESS_TOKEN")])),
+        Some("GITHUB_ENV")
+    );
+    assert_eq!(
+        runner_variable(env(&[("INPUT_EXPORT-SDK-ENV", "true")])),
+        Some("GITHUB_ENV")
+    );
+    assert_eq!(runner_variable(env(&[])), None);
+    assert_eq!(
+        runner_variable(env(&[
+            ("INPUT_EXPORT-SDK-ENV", "true"),
+            ("GITHUB_ENV", "/tmp/env")
+        ])),
+        None
+    );
+}
+
+#[test]
+fn an_sdk_variable_name_clashes_only_with_export_sdk_env() {
+    let with_env = |pairs: &[(&str, &str)]| {
+        let mut all = vec![("GITHUB_ENV", "/tmp/env")];
+        all.extend_from_slice(pairs);
+        env(&all)
+    };
+    assert!(with_env(&[("INPUT_EXPORT-ENV", "ARM_CLIENT_ID")]).is_ok());
+    assert!(
+        with_env(&[
+            ("INPUT_EXPORT-ENV", "AZURE_ACCESS_TOKEN"),
+            ("INPUT_EXPORT-SDK-ENV", "true")
+        ])
+        .is_ok()
+    );
+    assert_eq!(
+        invalid_input(with_env(&[
+            ("INPUT_EXPORT-ENV", "ARM_CLIENT_ID"),
+            ("INPUT_EXPORT-SDK-ENV", "true")
+        ])),
+        "export-env"
+    );
+}
+
+#[test]
+fn scope_names_take_letters_digits_dash_and_underscore() {
+    let names = |text: &str| {
+        parse_scopes(text).map(|scopes| scopes.into_iter().map(|s| s.name).collect::<Vec<_>>())
+    };
+    assert_eq!(
+        names("key-vault=https://vault.azure.net\n_graph_2=https://graph.microsoft.com").unwrap(),
+        vec!["key-vault".to_owned(), "_graph_2".to_owned()]
+    );
+    for bad in [
+        "a.b=https://x",
+        "a b=https://x",
+        "-a=https://x",
+        "9a=https://x",
+        "a/b=https://x",
+    ] {
+        assert!(names(bad).is_err(), "{bad}");
+    }
+}
