@@ -289,7 +289,8 @@ fn scope_names_take_letters_digits_dash_and_underscore() {
         parse_scopes(text).map(|scopes| scopes.into_iter().map(|s| s.name).collect::<Vec<_>>())
     };
     assert_eq!(
-        names("key-vault=https://vault.azure.net\n_graph_2=https://graph.microsoft.com").unwrap(),
+        names("key-vault=https://vault.azure.net\n_graph_2=https://graph.microsoft.com")
+            .expect("valid names"),
         vec!["key-vault".to_owned(), "_graph_2".to_owned()]
     );
     for bad in [
