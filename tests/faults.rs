@@ -352,7 +352,7 @@ fn assert_within_budget(step: &Step<'_>, outcome: &Outcome) {
     );
 }
 
-/// Failed as `DESIGN.md` says (status 1, one `::error` line, nothing written), within the budget,
+/// Failed as `docs/design.md` says (status 1, one `::error` line, nothing written), within the budget,
 /// with a message containing every one of `parts`. Returns the message.
 fn assert_failed_with(step: &Step<'_>, outcome: &Outcome, parts: &[&str]) -> String {
     let message = outcome.assert_failed();

@@ -7,7 +7,7 @@
 //! - The parsers of untrusted input (the GitHub token response, the JWT claims, Entra's answers,
 //!   `Retry-After`, the inputs): no panic on any input (`panic = "abort"` in release makes a panic
 //!   a crash), and round trips where there is something to round-trip.
-//! - The input validators accept exactly the grammar `DESIGN.md` documents, checked against
+//! - The input validators accept exactly the grammar `docs/design.md` documents, checked against
 //!   independent reference predicates written here.
 //!
 //! Case counts are kept modest (256–1024) so the file runs in seconds; `cargo fuzz` (see `fuzz/`)

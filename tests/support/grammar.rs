@@ -1,4 +1,4 @@
-//! Reference predicates for what the action accepts and refuses, written from `DESIGN.md`'s words,
+//! Reference predicates for what the action accepts and refuses, written from the words of `docs/design.md`,
 //! independently of `src/`, so tests and fuzz targets can check the implementation against them.
 //! Pure std, no dependencies: the fuzz crate includes this file with `#[path]`.
 
