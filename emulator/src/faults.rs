@@ -7,6 +7,11 @@ use tokio::io::{AsyncRead, AsyncReadExt as _, AsyncWrite, AsyncWriteExt as _};
 use crate::Hop;
 use crate::http::Response;
 
+/// `trace_id` of the bodies [`Fault::entra_error`] scripts.
+pub const SCRIPTED_TRACE_ID: &str = "0a0a0a0a-0000-4000-8000-000000000001";
+/// `correlation_id` of the bodies [`Fault::entra_error`] scripts.
+pub const SCRIPTED_CORRELATION_ID: &str = "0b0b0b0b-0000-4000-8000-000000000002";
+
 /// Misbehaviour for one request, queued with [`Emulator::script`](crate::Emulator::script).
 #[derive(Clone, Debug)]
 pub enum Fault {
@@ -67,6 +72,23 @@ impl Fault {
             retry_after: None,
             body: format!("emulated status {code}"),
             content_type: "text/plain; charset=utf-8".to_owned(),
+        }
+    }
+
+    /// `status` with Entra's JSON error body (`error`, the AADSTS `codes`, `description`), whose
+    /// trace and correlation IDs are [`SCRIPTED_TRACE_ID`] and [`SCRIPTED_CORRELATION_ID`].
+    pub fn entra_error(status: u16, error: &str, codes: &[u64], description: &str) -> Fault {
+        Fault::Status {
+            status,
+            retry_after: None,
+            body: crate::entra_error_body(
+                error,
+                codes,
+                description,
+                SCRIPTED_TRACE_ID,
+                SCRIPTED_CORRELATION_ID,
+            ),
+            content_type: "application/json; charset=utf-8".to_owned(),
         }
     }
 

@@ -42,7 +42,7 @@ use std::time::Duration;
 use serde_json::{Map, Value};
 
 pub use entra::entra_error_body;
-pub use faults::Fault;
+pub use faults::{Fault, SCRIPTED_CORRELATION_ID, SCRIPTED_TRACE_ID};
 pub use files::{FileServer, Serve, sha256_hex};
 pub use services::Services;
 

@@ -597,21 +597,14 @@ fn entra_issued_assertion_700222() {
 #[test]
 fn secret_style_client_auth_7000215() {
     let emulator = emulator();
-    let body = entra_error_body(
-        "invalid_client",
-        &[7_000_215],
-        "Invalid client secret provided.",
-        "0a0a0a0a-0000-4000-8000-000000000001",
-        "0b0b0b0b-0000-4000-8000-000000000002",
-    );
     emulator.script(
         Hop::Entra,
-        vec![Fault::Status {
-            status: 401,
-            retry_after: None,
-            body,
-            content_type: "application/json; charset=utf-8".to_owned(),
-        }],
+        vec![Fault::entra_error(
+            401,
+            "invalid_client",
+            &[7_000_215],
+            "Invalid client secret provided.",
+        )],
     );
     let outcome = entra_failure(&emulator, Step::new(&emulator), "7000215");
     let message = outcome.error_lines()[0];
@@ -625,21 +618,14 @@ fn secret_style_client_auth_7000215() {
 #[test]
 fn server_text_cannot_inject_workflow_commands() {
     let emulator = emulator();
-    let body = entra_error_body(
-        "invalid_request",
-        &[900_023],
-        "bad\n::set-env name=NODE_OPTIONS::--require=/tmp/x\n::add-mask::oops",
-        "0a0a0a0a-0000-4000-8000-000000000001",
-        "0b0b0b0b-0000-4000-8000-000000000002",
-    );
     emulator.script(
         Hop::Entra,
-        vec![Fault::Status {
-            status: 400,
-            retry_after: None,
-            body,
-            content_type: "application/json".to_owned(),
-        }],
+        vec![Fault::entra_error(
+            400,
+            "invalid_request",
+            &[900_023],
+            "bad\n::set-env name=NODE_OPTIONS::--require=/tmp/x\n::add-mask::oops",
+        )],
     );
     let outcome = Step::new(&emulator).run_checked();
     outcome.assert_failed();
@@ -867,21 +853,14 @@ fn legacy_command_in_a_github_503_body_cannot_stop_masking_with_debug() {
 #[test]
 fn legacy_command_in_a_final_entra_error_stays_inert() {
     let emulator = emulator();
-    let body = entra_error_body(
-        "invalid_request",
-        &[900_023],
-        "AADSTS900023: bad ##[stop-commands]pwned tenant",
-        "0a0a0a0a-0000-4000-8000-000000000001",
-        "0b0b0b0b-0000-4000-8000-000000000002",
-    );
     emulator.script(
         Hop::Entra,
-        vec![Fault::Status {
-            status: 400,
-            retry_after: None,
-            body,
-            content_type: "application/json".to_owned(),
-        }],
+        vec![Fault::entra_error(
+            400,
+            "invalid_request",
+            &[900_023],
+            "AADSTS900023: bad ##[stop-commands]pwned tenant",
+        )],
     );
     let outcome = Step::new(&emulator).run_checked();
     outcome.assert_failed();
@@ -934,21 +913,14 @@ fn export_env_clashing_with_export_sdk_env_is_refused_before_any_request() {
 #[test]
 fn a_huge_error_description_is_cut_in_the_log() {
     let emulator = emulator();
-    let body = entra_error_body(
-        "invalid_request",
-        &[90_002],
-        &format!("Tenant '{}' not found.", "x".repeat(900_000)),
-        "0a0a0a0a-0000-4000-8000-000000000001",
-        "0b0b0b0b-0000-4000-8000-000000000002",
-    );
     emulator.script(
         Hop::Entra,
-        vec![Fault::Status {
-            status: 400,
-            retry_after: None,
-            body,
-            content_type: "application/json".to_owned(),
-        }],
+        vec![Fault::entra_error(
+            400,
+            "invalid_request",
+            &[90_002],
+            &format!("Tenant '{}' not found.", "x".repeat(900_000)),
+        )],
     );
     let outcome = Step::new(&emulator).run_checked();
     outcome.assert_failed();

@@ -8,7 +8,7 @@ use crate::support;
 
 use std::process::Command;
 
-use azure_oidc_emulator::{Config, Emulator, Fault, Hop, entra_error_body};
+use azure_oidc_emulator::{Config, Emulator, Fault, Hop};
 use base64::Engine as _;
 use serde_json::{Map, Value};
 use support::{BIN, Step, total_requests};
@@ -74,21 +74,9 @@ fn a_chunked_body_of_exactly_one_mebibyte_is_read_whole() {
 #[test]
 fn malformed_tenant_900023_hint_names_tenant_id() {
     let emulator = emulator();
-    let body = entra_error_body(
-        "invalid_request",
-        &[900_023],
-        "AADSTS900023: Specified tenant identifier 'contoso' is neither a valid DNS name, nor a valid external domain.",
-        "0a0a0a0a-0000-4000-8000-000000000001",
-        "0b0b0b0b-0000-4000-8000-000000000002",
-    );
     emulator.script(
         Hop::Entra,
-        vec![Fault::Status {
-            status: 400,
-            retry_after: None,
-            body,
-            content_type: "application/json".to_owned(),
-        }],
+        vec![Fault::entra_error(400, "invalid_request", &[900_023], "AADSTS900023: Specified tenant identifier 'contoso' is neither a valid DNS name, nor a valid external domain.")],
     );
     let outcome = Step::new(&emulator).run_checked();
     let message = outcome.assert_failed();
