@@ -23,10 +23,12 @@
 
 mod arm;
 mod clock;
+mod directory;
 mod entra;
 mod faults;
 mod files;
 mod github;
+mod github_api;
 mod http;
 mod jwt;
 mod server;
@@ -41,9 +43,11 @@ use std::time::Duration;
 
 use serde_json::{Map, Value};
 
+pub use directory::{Directory, StoredCredential};
 pub use entra::entra_error_body;
 pub use faults::{Fault, SCRIPTED_CORRELATION_ID, SCRIPTED_TRACE_ID};
 pub use files::{FileServer, Serve, sha256_hex};
+pub use github_api::{GitHubApi, GitHubRepository};
 pub use services::Services;
 
 use state::State;

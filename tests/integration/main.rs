@@ -9,6 +9,7 @@
 mod support;
 
 mod action;
+mod audit;
 mod commands;
 mod container;
 mod contract;
