@@ -155,10 +155,10 @@ pub struct FederatedCredentialArgs {
     #[arg(long)]
     pub pull_request: bool,
     /// Numeric owner ID, for the ID-based subject (repo:OWNER@ID/REPO@ID:…); github.com and GHEC only
-    #[arg(long, requires = "repository_id")]
+    #[arg(long)]
     pub owner_id: Option<u64>,
-    /// Numeric repository ID, for the ID-based subject
-    #[arg(long, requires = "owner_id")]
+    /// Numeric repository ID, for the ID-based subject (with --owner-id)
+    #[arg(long)]
     pub repository_id: Option<u64>,
     /// The subject template's include_claim_keys, in order (e.g. repo,context,job_workflow_ref) [default: repo,context]
     #[arg(long, value_delimiter = ',', value_name = "KEYS")]
@@ -540,7 +540,7 @@ pub fn federated_credential(
         FormatArg::Terraform => Format::Terraform,
     };
     Ok((
-        crate::onboarding::render::render(&credentials, format, args.client_id.as_deref()),
+        crate::onboarding::render::render(&credentials, format, args.client_id.as_deref(), cloud),
         crate::onboarding::render::notes(&credentials, format),
     ))
 }
