@@ -248,12 +248,18 @@ pub fn main_with(
     if args.is_empty() {
         return action::run_action(env, stdout);
     }
+    let error_args = args.clone();
     let cli = match Cli::try_parse_from(std::iter::once("azure-oidc-token".to_owned()).chain(args))
     {
         Ok(cli) => cli,
         Err(error) => {
             let (sink, code): (&mut dyn Write, u8) = if error.use_stderr() {
-                (stderr, 2)
+                // The audit's 2 means "error findings": a usage error there is "could not run", 1.
+                let audit = matches!(
+                    cli_words(&error_args)[..],
+                    ["federated-credential", "audit", ..]
+                );
+                (stderr, if audit { 1 } else { 2 })
             } else {
                 (stdout, 0)
             };
@@ -320,6 +326,11 @@ pub fn main_with(
             Err(error) => fail(stderr, &error, None, style),
         },
     }
+}
+
+/// The arguments as words, for matching the command they name.
+fn cli_words(args: &[String]) -> Vec<&str> {
+    args.iter().map(String::as_str).collect()
 }
 
 /// `token`'s settings, from the flags with the `AZURE_*` fallbacks.

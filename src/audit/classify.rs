@@ -277,7 +277,7 @@ fn subject_findings(
     match lookup {
         Some(Lookup::NotFound) => {
             let private = if facts.is_some_and(|f| f.authenticated) {
-                ""
+                " (a private repository the GitHub token cannot read answers 404 too: check with a token that can read it before deleting)"
             } else {
                 " (without GITHUB_TOKEN a private repository also answers 404: check with a token that can read it before deleting)"
             };

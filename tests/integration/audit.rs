@@ -708,6 +708,9 @@ fn bad_flags_are_refused_before_any_request() {
             vec!["--app-id", APP, "--declared", "/nonexistent/fic.jsonl"],
             "--declared",
         ),
+        // A usage error is "could not run" (1), not "error findings" (2).
+        (vec!["--app-id", APP, "--format", "yaml"], "--format"),
+        (vec![], "--app-id"),
     ] {
         let outcome = audit(&emulator, &args, &[]);
         assert_eq!(outcome.code, Some(1), "{args:?}: {}", outcome.stderr);

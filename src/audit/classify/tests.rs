@@ -195,7 +195,8 @@ fn repository_not_found_says_the_name_can_be_claimed() {
         ..facts
     };
     let findings = classify(&credential, Some(&authenticated), &CONTEXT);
-    assert!(!findings[0].message.contains("GITHUB_TOKEN"));
+    assert!(!findings[0].message.contains("without GITHUB_TOKEN"));
+    assert!(findings[0].message.contains("the GitHub token cannot read"));
 }
 
 #[test]
