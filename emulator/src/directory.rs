@@ -458,3 +458,33 @@ fn arm(state: &State, request: &Request, directory: &Directory, identity: &str) 
     }
     Response::json(200, &body)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::{Route, route, serves};
+
+    #[test]
+    fn routes_follow_graph_and_arm_paths() {
+        assert!(matches!(
+            route("/beta/applications(appId='a-b')/federatedIdentityCredentials"),
+            Some(Route::Graph { version, app_id }) if version == "beta" && app_id == "a-b"
+        ));
+        assert!(matches!(
+            route("/v1.0/applications(appId=%27a-b%27)/federatedIdentityCredentials"),
+            Some(Route::Graph { version, .. }) if version == "v1.0"
+        ));
+        assert!(matches!(
+            route(
+                "/subscriptions/s/resourcegroups/rg/providers/microsoft.managedidentity/userAssignedIdentities/id/federatedIdentityCredentials"
+            ),
+            Some(Route::Arm { .. })
+        ));
+        for other in [
+            "/v2.0/applications(appId='a')/federatedIdentityCredentials",
+            "/subscriptions/s/resourceGroups/rg/providers/Microsoft.ManagedIdentity/userAssignedIdentities/id",
+            "/subscriptions/s/resourcegroups",
+        ] {
+            assert!(!serves(other), "{other}");
+        }
+    }
+}

@@ -241,3 +241,29 @@ pub(crate) fn handle(state: &State, request: &Request, recorded: Recorded) -> Re
         },
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::{Route, route, serves};
+
+    #[test]
+    fn routes_follow_githubs_paths() {
+        assert!(matches!(route("/repos/o/r"), Some(Route::Repo(o, r)) if o == "o" && r == "r"));
+        assert!(matches!(route("/repositories/42"), Some(Route::ById(id)) if id == "42"));
+        assert!(matches!(
+            route("/repos/o/r/environments/Prod%20EU"),
+            Some(Route::Environment(_, _, e)) if e == "Prod EU"
+        ));
+        assert!(matches!(
+            route("/orgs/o/actions/oidc/customization/sub"),
+            Some(Route::OrgCustomization(o)) if o == "o"
+        ));
+        for other in [
+            "/repos/o",
+            "/subscriptions/s/resourcegroups",
+            "/v1.0/servicePrincipals",
+        ] {
+            assert!(!serves(other), "{other}");
+        }
+    }
+}

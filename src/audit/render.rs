@@ -153,3 +153,87 @@ pub fn text(report: &Report, out: &mut impl Write) -> io::Result<()> {
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::audit::Assessed;
+    use crate::audit::findings::{Code, Deployed};
+
+    fn report(findings: Vec<Finding>, commands: Vec<String>) -> Report {
+        Report {
+            target: "app registration x".to_owned(),
+            credentials: vec![Assessed {
+                credential: Deployed {
+                    name: "c".to_owned(),
+                    issuer: "https://token.actions.githubusercontent.com".to_owned(),
+                    subject: Some("repo:o/r|x\n::set-env name=A::b ##[stop-commands]t".to_owned()),
+                    expression: None,
+                    audiences: vec!["api://AzureADTokenExchange".to_owned()],
+                },
+                findings,
+            }],
+            findings: vec![Finding::new(Code::Capacity, "18 of the 20")],
+            commands,
+        }
+    }
+
+    fn text_of(report: &Report) -> String {
+        let mut out = Vec::new();
+        text(report, &mut out).expect("write");
+        String::from_utf8(out).expect("utf-8")
+    }
+
+    #[test]
+    fn the_table_keeps_server_text_in_its_cell_and_inert() {
+        let out = text_of(&report(
+            vec![Finding::new(Code::Duplicate, "same as \"d\"")],
+            Vec::new(),
+        ));
+        let lines: Vec<&str> = out.lines().collect();
+        assert_eq!(
+            lines[4],
+            "| c | repo:o/r\\|x ::set-env name=A::b ## [stop-commands]t | warning | duplicate | same as \"d\" |"
+        );
+        assert_eq!(lines[5], "| | | warning | capacity | 18 of the 20 |");
+        assert!(out.contains("\n0 errors, 2 warnings.\n"));
+        assert!(!out.contains("```"), "no plan without a declaration");
+        for line in &lines {
+            assert!(!line.trim_start().starts_with("::"), "{line}");
+        }
+    }
+
+    #[test]
+    fn a_healthy_credential_is_ok_and_the_plan_closes_the_text() {
+        let out = text_of(&report(Vec::new(), vec!["az ad app x".to_owned()]));
+        assert!(out.contains("| c | "), "{out}");
+        assert!(out.contains(" | ok | | |\n"), "{out}");
+        assert!(out.ends_with("```sh\naz ad app x\n```\n"), "{out}");
+    }
+
+    #[test]
+    fn json_has_the_documented_shape() {
+        let mut out = Vec::new();
+        json(
+            &report(vec![Finding::new(Code::CaseMismatch, "m")], Vec::new()),
+            &mut out,
+        )
+        .expect("write");
+        let text = String::from_utf8(out).expect("utf-8");
+        assert_eq!(text.lines().count(), 1);
+        assert!(
+            text.starts_with("{\"credentials\":[{\"name\":\"c\",\"issuer\":"),
+            "{text}"
+        );
+        let value: serde_json::Value = serde_json::from_str(&text).expect("json");
+        assert_eq!(
+            value["credentials"][0]["expression"],
+            serde_json::Value::Null
+        );
+        assert_eq!(
+            value["credentials"][0]["findings"][0],
+            serde_json::json!({"code": "case-mismatch", "severity": "error", "message": "m"})
+        );
+        assert_eq!(value["findings"][0]["code"], "capacity");
+    }
+}
