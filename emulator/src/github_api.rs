@@ -74,6 +74,9 @@ pub struct GitHubApi {
     pub renamed: Vec<(String, u64)>,
     /// Organisation templates: `(org, include_claim_keys)`.
     pub org_templates: Vec<(String, Vec<String>)>,
+    /// Every request answers 403 with GitHub's primary rate-limit body
+    /// (<https://docs.github.com/rest/using-the-rest-api/rate-limits-for-the-rest-api>).
+    pub rate_limited: bool,
 }
 
 enum Route {
@@ -157,6 +160,16 @@ pub(crate) fn handle(state: &State, request: &Request, recorded: Recorded) -> Re
     };
     if request.method != "GET" {
         return not_found("");
+    }
+    if github.rate_limited {
+        return Response::json(
+            403,
+            &json!({
+                "message": "API rate limit exceeded for 127.0.0.1. (But here's the good news: Authenticated requests get a higher rate limit. Check out the documentation for more details.)",
+                "documentation_url": "https://docs.github.com/rest/overview/resources-in-the-rest-api#rate-limiting",
+            }),
+        )
+        .with_header("x-ratelimit-remaining", "0");
     }
     let find = |owner: &str, name: &str| {
         let wanted = format!("{owner}/{name}");

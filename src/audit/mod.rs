@@ -153,6 +153,9 @@ pub struct Report {
     pub findings: Vec<Finding>,
     /// With a declaration: the commands that would reconcile.
     pub commands: Vec<String>,
+    /// What the audit could not check (GitHub did not answer), for stderr: the findings that need
+    /// it are missing, so a clean table is not the whole truth.
+    pub notes: Vec<String>,
 }
 
 impl Report {
@@ -208,6 +211,22 @@ pub fn assess(
             findings,
         });
     }
+    let mut notes: Vec<String> = Vec::new();
+    for (credential, facts) in credentials.iter().zip(facts) {
+        if let Some(GitHubFacts {
+            lookup: findings::Lookup::Unknown(reason),
+            ..
+        }) = facts
+        {
+            let note = format!(
+                "GitHub did not answer about the repository of credential {:?} ({reason}): its repository, environment and subject-form findings are missing",
+                credential.credential.name
+            );
+            if !notes.contains(&note) {
+                notes.push(note);
+            }
+        }
+    }
     let mut top: Vec<Finding> = plan.as_ref().map(|p| p.top.clone()).unwrap_or_default();
     top.extend(classify::capacity(credentials.len(), &target.describe()));
     Report {
@@ -215,6 +234,7 @@ pub fn assess(
         credentials,
         findings: top,
         commands: plan.map(|p| p.commands).unwrap_or_default(),
+        notes,
     }
 }
 
@@ -236,6 +256,13 @@ pub fn run_audit(
         Ok(report) => report,
         Err(error) => return console.fail(&error, None),
     };
+    for note in &report.notes {
+        let _ = if in_actions {
+            crate::action::workflow::warning(console.stderr, &note.replace("##[", "## ["))
+        } else {
+            crate::action::workflow::plain(console.stderr, &format!("warning: {note}"))
+        };
+    }
     let stdout = &mut *console.stdout;
     let written = match config.format {
         OutputFormat::Text => render::text(&report, stdout),

@@ -175,6 +175,7 @@ mod tests {
             }],
             findings: vec![Finding::new(Code::Capacity, "18 of the 20")],
             commands,
+            notes: Vec::new(),
         }
     }
 

@@ -44,6 +44,7 @@ fn github() -> GitHubApi {
     GitHubApi {
         repositories: vec![repo, legacy, templated],
         renamed: vec![("octo-org/old-name".to_owned(), 456_789)],
+        rate_limited: false,
         org_templates: vec![(
             "octo-org".to_owned(),
             vec![
@@ -722,4 +723,49 @@ fn bad_flags_are_refused_before_any_request() {
     }
     assert!(emulator.audit_requests().is_empty());
     assert_eq!(emulator.requests(Hop::Entra), 0);
+}
+
+#[test]
+fn when_github_does_not_answer_the_audit_says_what_it_could_not_check() {
+    let emulator = emulator(app(vec![exact(
+        "legacy",
+        "repo:octo-org/gone-repo:ref:refs/heads/main",
+    )]));
+    emulator.set_github_api(GitHubApi {
+        rate_limited: true,
+        ..github()
+    });
+    let outcome = audit(&emulator, &["--app-id", APP, "--format", "json"], &[]);
+    // Without GitHub's answer only what needs no answer is found: a warning, exit 0, and a warning
+    // on stderr that the rest is missing.
+    assert_eq!(
+        outcome.code,
+        Some(0),
+        "{}\n{}",
+        outcome.stdout,
+        outcome.stderr
+    );
+    assert_eq!(
+        codes(&json_of(&outcome))["legacy"],
+        set(&["mutable-subject"])
+    );
+    assert!(
+        outcome.stderr.contains("warning: GitHub did not answer about the repository of credential \"legacy\" (HTTP 403: "),
+        "{}",
+        outcome.stderr
+    );
+    assert!(
+        outcome.stderr.contains("API rate limit exceeded"),
+        "{}",
+        outcome.stderr
+    );
+    let in_actions = audit(&emulator, &["--app-id", APP], &[("GITHUB_ACTIONS", "true")]);
+    assert!(
+        in_actions
+            .stderr
+            .lines()
+            .any(|l| l.starts_with("::warning::GitHub did not answer")),
+        "{}",
+        in_actions.stderr
+    );
 }
