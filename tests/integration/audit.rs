@@ -769,3 +769,174 @@ fn when_github_does_not_answer_the_audit_says_what_it_could_not_check() {
         in_actions.stderr
     );
 }
+
+/// The weekly workflow of docs/federated-credentials.md, run as the runner would: its `run:` steps
+/// with `bash -e` and their `env:` after `${{ … }}` expansion. `docker` is a stand-in that hands
+/// out the binary under test; the one change to the script is the endpoints (`--graph-endpoint`,
+/// `--arm-endpoint`) pointed at the emulator.
+fn run_documented_workflow(emulator: &Emulator, declared: &str) -> (Option<i32>, String, String) {
+    use yaml_rust2::YamlLoader;
+    let page = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/docs/federated-credentials.md"
+    ))
+    .unwrap();
+    let section = page
+        .split("### A weekly audit in GitHub Actions")
+        .nth(1)
+        .unwrap();
+    let yaml = section
+        .split("```yaml\n")
+        .nth(1)
+        .and_then(|rest| rest.split("```").next())
+        .unwrap();
+    let docs = YamlLoader::load_from_str(yaml).unwrap();
+    let workflow = &docs[0];
+    assert!(workflow["on"]["schedule"][0]["cron"].as_str().is_some());
+    assert_eq!(workflow["permissions"]["id-token"].as_str(), Some("write"));
+    let job = workflow["jobs"]["audit"].clone();
+    let work = tempfile::tempdir().unwrap();
+    let root = work.path();
+    std::fs::create_dir_all(root.join("repo/.github/azure")).unwrap();
+    std::fs::write(root.join("repo/.github/azure/fic.jsonl"), declared).unwrap();
+    let bin = root.join("bin");
+    std::fs::create_dir(&bin).unwrap();
+    let docker = bin.join("docker");
+    std::fs::write(
+        &docker,
+        format!(
+            "#!/bin/sh\ncase \"$1\" in\n  create) echo c0ffee ;;\n  cp) [ \"$2\" = c0ffee:/azure-oidc-token ] && cp '{BIN}' \"$3\" ;;\n  rm) ;;\n  *) exit 1 ;;\nesac\n"
+        ),
+    )
+    .unwrap();
+    let mut permissions = std::fs::metadata(&docker).unwrap().permissions();
+    std::os::unix::fs::PermissionsExt::set_mode(&mut permissions, 0o755);
+    std::fs::set_permissions(&docker, permissions).unwrap();
+    let ca = root.join("ca.pem");
+    std::fs::write(&ca, emulator.ca_pem()).unwrap();
+    let summary = root.join("summary.md");
+    std::fs::write(&summary, "").unwrap();
+    let runner_temp = root.join("runner-temp");
+    std::fs::create_dir(&runner_temp).unwrap();
+    let values = BTreeMap::from([
+        ("vars.AUDIT_CLIENT_ID", emulator.client_id()),
+        ("vars.AZURE_TENANT_ID", emulator.tenant_id()),
+        ("vars.DEPLOY_APP_ID", APP.to_owned()),
+        ("github.token", GITHUB_TOKEN.to_owned()),
+    ]);
+    let expand = |text: &str| {
+        let mut out = text.to_owned();
+        for (name, value) in &values {
+            out = out.replace(&format!("${{{{ {name} }}}}"), value);
+        }
+        assert!(!out.contains("${{"), "unexpanded: {out}");
+        out
+    };
+    let base = emulator.base_url();
+    let mut last = (None, String::new(), String::new());
+    for step in job["steps"].as_vec().unwrap() {
+        let Some(script) = step["run"].as_str() else {
+            assert!(
+                step["uses"]
+                    .as_str()
+                    .unwrap()
+                    .starts_with("actions/checkout@")
+            );
+            continue;
+        };
+        let script = expand(script).replace(
+            "federated-credential audit",
+            &format!("federated-credential audit --graph-endpoint {base} --arm-endpoint {base}"),
+        );
+        let mut command = Command::new("bash");
+        command
+            .args(["--noprofile", "--norc", "-e", "-c", &script])
+            .current_dir(root.join("repo"))
+            .env_clear()
+            .env("PATH", format!("{}:/usr/bin:/bin", bin.display()))
+            .env("HOME", root)
+            .env("RUNNER_TEMP", &runner_temp)
+            .env("GITHUB_ACTIONS", "true")
+            .env("GITHUB_STEP_SUMMARY", &summary)
+            .env("SSL_CERT_FILE", &ca)
+            .env("GITHUB_API_URL", &base)
+            .env("AZURE_AUTHORITY_HOST", emulator.authority_host())
+            .env("ACTIONS_ID_TOKEN_REQUEST_URL", emulator.request_url())
+            .env("ACTIONS_ID_TOKEN_REQUEST_TOKEN", emulator.request_token());
+        if let Some(env) = step["env"].as_hash() {
+            for (k, v) in env {
+                command.env(k.as_str().unwrap(), expand(v.as_str().unwrap()));
+            }
+        }
+        let output = command.output().unwrap();
+        last = (
+            output.status.code(),
+            String::from_utf8_lossy(&output.stdout).into_owned(),
+            String::from_utf8_lossy(&output.stderr).into_owned(),
+        );
+        if last.0 != Some(0) {
+            break;
+        }
+    }
+    let summary = std::fs::read_to_string(&summary).unwrap();
+    let streams = support::Outcome {
+        code: last.0,
+        stdout: last.1.clone(),
+        stderr: last.2.clone(),
+        output_file: String::new(),
+        env_file: String::new(),
+        summary: summary.clone(),
+        elapsed: std::time::Duration::ZERO,
+    };
+    support::assert_no_secret_in_streams(
+        &emulator.secrets(),
+        &support::id_tokens(emulator),
+        &streams,
+        false,
+    );
+    (last.0, summary, last.2)
+}
+
+#[test]
+fn the_documented_weekly_workflow_fails_on_drift_with_the_table_in_the_summary() {
+    let healthy = exact(
+        "github-production",
+        "repo:octo-org@123456/octo-repo@456789:environment:production",
+    );
+    let declared = format!(
+        "{}\n",
+        json!({"name": healthy.name, "issuer": ISSUER, "subject": healthy.subject, "audiences": healthy.audiences})
+    );
+    // In step with the declaration: the job passes and the summary holds the table.
+    let emulator_ok = emulator(app(vec![healthy.clone()]));
+    let (code, summary, stderr) = run_documented_workflow(&emulator_ok, &declared);
+    assert_eq!(code, Some(0), "{summary}\n{stderr}");
+    assert!(
+        summary.contains("| github-production |") && summary.contains(" | ok | | |"),
+        "{summary}"
+    );
+    // Drift (a credential nobody declared whose repository is gone): the job fails, the summary says why.
+    let emulator_drift = emulator(app(vec![
+        healthy,
+        exact("forgotten", "repo:octo-org/gone-repo:ref:refs/heads/main"),
+    ]));
+    let (code, summary, stderr) = run_documented_workflow(&emulator_drift, &declared);
+    assert_eq!(code, Some(2), "{summary}\n{stderr}");
+    assert!(summary.contains("| forgotten |"), "{summary}");
+    assert!(
+        summary.contains("| error | repository-not-found |"),
+        "{summary}"
+    );
+    assert!(
+        summary.contains("az ad app federated-credential delete"),
+        "{summary}"
+    );
+    // The audit's identity signed in with the job's OIDC token, for Graph.
+    let scope = emulator_drift.recorded(Hop::Entra)[0]
+        .form_field("scope")
+        .unwrap();
+    assert_eq!(scope, "https://graph.microsoft.com/.default");
+    for request in emulator_drift.audit_requests() {
+        assert_eq!(request.method, "GET");
+    }
+}
