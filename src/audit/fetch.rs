@@ -668,25 +668,6 @@ impl GitHubApi<'_> {
         }
     }
 
-    fn root_for(&self, issuer: &str) -> Option<Url> {
-        if let Some(root) = self.root {
-            return Some(root.clone());
-        }
-        let subdomain = match issuer_kind(issuer) {
-            classify::IssuerKind::GitHub { ghe_subdomain } => ghe_subdomain,
-            classify::IssuerKind::NearGitHub { canonical } => match issuer_kind(&canonical) {
-                classify::IssuerKind::GitHub { ghe_subdomain } => ghe_subdomain,
-                _ => None,
-            },
-            classify::IssuerKind::Other => return None,
-        };
-        Url::parse(&match subdomain {
-            Some(sub) => format!("https://api.{sub}.ghe.com"),
-            None => "https://api.github.com".to_owned(),
-        })
-        .ok()
-    }
-
     /// What GitHub says about each credential's repository (`None` where the issuer is not
     /// GitHub's or the subject names no repository), asking once per repository and environment.
     pub async fn facts(&self, credentials: &[Deployed]) -> Vec<Option<GitHubFacts>> {
@@ -694,9 +675,10 @@ impl GitHubApi<'_> {
         let mut environments: HashMap<String, Option<bool>> = HashMap::new();
         let mut out = Vec::with_capacity(credentials.len());
         for credential in credentials {
-            let (Some((repo, environment)), Some(root)) =
-                (repository_of(credential), self.root_for(&credential.issuer))
-            else {
+            let (Some((repo, environment)), Some(root)) = (
+                repository_of(credential),
+                github_root(self.root, &credential.issuer),
+            ) else {
                 out.push(None);
                 continue;
             };
@@ -745,6 +727,30 @@ impl GitHubApi<'_> {
     }
 }
 
+/// The GitHub REST root for a credential's issuer: `explicit` (`--github-api-url`,
+/// `$GITHUB_API_URL`) for every issuer; without it `https://api.github.com` for github.com issuers and
+/// `https://api.SUBDOMAIN.ghe.com` for GHE.com ones
+/// (GitHub names `api.SUBDOMAIN.ghe.com` as the API host of GHE.com:
+/// <https://docs.github.com/en/enterprise-cloud@latest/graphql/guides/managing-enterprise-accounts>);
+/// `None` for other issuers.
+pub fn github_root(explicit: Option<&Url>, issuer: &str) -> Option<Url> {
+    let kind = match issuer_kind(issuer) {
+        classify::IssuerKind::NearGitHub { canonical } => issuer_kind(&canonical),
+        kind => kind,
+    };
+    let classify::IssuerKind::GitHub { ghe_subdomain } = kind else {
+        return None;
+    };
+    if let Some(root) = explicit {
+        return Some(root.clone());
+    }
+    Url::parse(&match ghe_subdomain {
+        Some(sub) => format!("https://api.{sub}.ghe.com"),
+        None => "https://api.github.com".to_owned(),
+    })
+    .ok()
+}
+
 fn custom(keys: Vec<String>) -> Template {
     if keys == classify::default_template() {
         Template::Default
@@ -757,5 +763,71 @@ fn segment(repo: &RepoRef) -> String {
     match repo.ids {
         Some((o, r)) => format!("{}@{o}/{}@{r}", repo.owner, repo.name),
         None => repo.full_name(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn each_github_issuer_has_its_rest_root() {
+        let root = |explicit: Option<&Url>, issuer: &str| {
+            github_root(explicit, issuer).map(|u| u.to_string())
+        };
+        assert_eq!(
+            root(None, "https://token.actions.githubusercontent.com").as_deref(),
+            Some("https://api.github.com/")
+        );
+        assert_eq!(
+            root(None, "https://token.actions.octocorp.ghe.com").as_deref(),
+            Some("https://api.octocorp.ghe.com/")
+        );
+        assert_eq!(
+            root(None, "https://token.actions.octocorp.ghe.com/").as_deref(),
+            Some("https://api.octocorp.ghe.com/")
+        );
+        let ghes = Url::parse("https://ghes.example.com/api/v3").expect("url");
+        assert_eq!(
+            root(
+                Some(&ghes),
+                "https://token.actions.githubusercontent.com/octo-inc"
+            )
+            .as_deref(),
+            Some("https://ghes.example.com/api/v3")
+        );
+        assert_eq!(root(Some(&ghes), "https://kubernetes.example.com"), None);
+    }
+
+    #[test]
+    fn next_links_stay_on_their_origin() {
+        let url = |s: &str| Url::parse(s).expect("url");
+        let first = url("https://graph.microsoft.com/v1.0/x");
+        assert!(same_origin(
+            &url("https://graph.microsoft.com/v1.0/x?$skiptoken=1"),
+            &first
+        ));
+        assert!(same_origin(
+            &url("https://graph.microsoft.com:443/beta/y"),
+            &first
+        ));
+        assert!(!same_origin(
+            &url("https://graph.evil.example/v1.0/x"),
+            &first
+        ));
+        assert!(!same_origin(
+            &url("https://graph.microsoft.com:8443/v1.0/x"),
+            &first
+        ));
+        assert!(!same_origin(
+            &url("http://graph.microsoft.com/v1.0/x"),
+            &first
+        ));
+        assert_eq!(
+            under(&url("https://h/api/v3/"), "/repos")
+                .expect("url")
+                .as_str(),
+            "https://h/api/v3/repos"
+        );
     }
 }
