@@ -254,7 +254,14 @@ pub fn run_audit(
     };
     let report = match result {
         Ok(report) => report,
-        Err(error) => return console.fail(&error, None),
+        Err(error) => {
+            // An exchange failure gets the same hints as `token` (AADSTS diagnosis, network).
+            let context = match &config.access_token {
+                AccessToken::Exchange(exchange) => Some(exchange.hint_context()),
+                AccessToken::File(_) => None,
+            };
+            return console.fail(&error, context.as_ref());
+        }
     };
     for note in &report.notes {
         let _ = if in_actions {

@@ -940,3 +940,20 @@ fn the_documented_weekly_workflow_fails_on_drift_with_the_table_in_the_summary()
         assert_eq!(request.method, "GET");
     }
 }
+
+#[test]
+fn an_exchange_failure_exits_1_with_the_exchange_hints() {
+    let emulator = emulator(app(Vec::new()));
+    let outcome = audit(
+        &emulator,
+        &["--app-id", APP],
+        &[("AZURE_CLIENT_ID", "00000000-0000-4000-8000-00000000dead")],
+    );
+    assert_eq!(outcome.code, Some(1), "{}", outcome.stderr);
+    assert_eq!(outcome.stdout, "");
+    assert!(outcome.stderr.contains("AADSTS"), "{}", outcome.stderr);
+    assert!(
+        emulator.audit_requests().is_empty(),
+        "no read without a token"
+    );
+}
