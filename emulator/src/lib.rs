@@ -1,6 +1,9 @@
 //! A local HTTPS emulator of the two servers `azure-oidc-token` talks to: the GitHub Actions OIDC
 //! ID-token endpoint (with its discovery document and JWKS) and the Microsoft Entra ID v2.0 token
-//! endpoint, answering by their real rules and error bodies, with scriptable faults.
+//! endpoint, answering by their real rules and error bodies, with scriptable faults. It also doubles
+//! the services later steps and the audit call: ARM (`arm`, `services`), Key Vault, Microsoft Graph,
+//! and for `federated-credential audit` the Graph/ARM credential lists ([`Directory`]) and GitHub's
+//! REST API ([`GitHubApi`]).
 //!
 //! Both servers share one HTTPS listener on `127.0.0.1` (ephemeral port) whose certificate is issued by a
 //! CA generated at start-up ([`Emulator::ca_pem`]). `GET /_emulator/stats` on the same listener answers
