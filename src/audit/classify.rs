@@ -14,6 +14,7 @@
 use crate::audit::findings::{
     Code, Deployed, Finding, GitHubFacts, Lookup, PresentedForm, Repository, Template,
 };
+use crate::onboarding::credential::shell_quote;
 use crate::onboarding::expression;
 
 /// Entra's limit of federated credentials per app registration or managed identity.
@@ -116,6 +117,8 @@ pub struct SubjectParts {
     pub environment: Option<String>,
     /// Whether the subject ends in `pull_request`.
     pub pull_request: bool,
+    /// The `ref` value (`refs/heads/…`, `refs/tags/…`), unescaped.
+    pub reference: Option<String>,
 }
 
 fn parse_repo(value: &str) -> Option<RepoRef> {
@@ -144,6 +147,7 @@ pub fn parse_subject(subject: &str) -> Option<SubjectParts> {
         repo: None,
         environment: None,
         pull_request: false,
+        reference: None,
     };
     let mut i = 0;
     while i < tokens.len() {
@@ -161,6 +165,7 @@ pub fn parse_subject(subject: &str) -> Option<SubjectParts> {
         match key {
             "repo" => parts.repo = Some(parse_repo(value)?),
             "environment" => parts.environment = Some(value.replace("%3A", ":")),
+            "ref" => parts.reference = Some(value.replace("%3A", ":")),
             _ => {}
         }
         i += 2;
@@ -223,14 +228,19 @@ pub struct Context<'a> {
     pub cloud: &'a str,
 }
 
+fn ref_under<'a>(parts: &'a SubjectParts, prefix: &str) -> Option<&'a str> {
+    parts.reference.as_deref()?.strip_prefix(prefix)
+}
+
 fn id_command(repository: &Repository, parts: &SubjectParts) -> String {
     let context = if parts.pull_request {
         " --pull-request".to_owned()
     } else if let Some(environment) = &parts.environment {
-        format!(
-            " --environment {}",
-            crate::onboarding::credential::shell_quote(environment)
-        )
+        format!(" --environment {}", shell_quote(environment))
+    } else if let Some(branch) = ref_under(parts, "refs/heads/") {
+        format!(" --branch {}", shell_quote(branch))
+    } else if let Some(tag) = ref_under(parts, "refs/tags/") {
+        format!(" --tag {}", shell_quote(tag))
     } else {
         " --branch|--tag …".to_owned()
     };

@@ -255,7 +255,7 @@ pub fn compare(declared: &[Deployed], deployed: &[Deployed], target: &Target, gr
                     findings.push(Finding::new(
                         Code::DiffersFromDeclared,
                         format!(
-                            "differs from the declaration: {}; update it as the plan below says (or change the declaration)",
+                            "differs from the declaration: {}; update it (the text output ends with the command) or change the declaration",
                             diffs.join("; ")
                         ),
                     ));
@@ -265,7 +265,7 @@ pub fn compare(declared: &[Deployed], deployed: &[Deployed], target: &Target, gr
             None => {
                 findings.push(Finding::new(
                     Code::Undeclared,
-                    "in Entra but not in the declaration: declare it (federated-credential --format json >> the file) or delete it as the plan below says",
+                    "in Entra but not in the declaration: declare it (federated-credential --format json >> the file) or delete it (the text output ends with the command)",
                 ));
                 push(&mut deletions, Verb::Delete, d, target, graph);
             }
@@ -277,7 +277,7 @@ pub fn compare(declared: &[Deployed], deployed: &[Deployed], target: &Target, gr
             plan.top.push(Finding::new(
                 Code::NotDeployed,
                 format!(
-                    "{:?} is declared but {} has no credential of that name: create it as the plan below says",
+                    "{:?} is declared but {} has no credential of that name: create it (the text output ends with the command)",
                     want.name,
                     target.describe()
                 ),

@@ -359,6 +359,24 @@ fn mutable_subject_says_how_to_move_and_what_is_unknown() {
     );
     assert!(message.contains("unknown"));
     assert!(message.contains("without an outage"));
+    let branch = exact("b", "repo:octo-org/octo-repo:ref:refs/heads/main");
+    let found_branch = found(
+        repository(
+            "octo-org/octo-repo",
+            PresentedForm::NameBased,
+            Template::Default,
+        ),
+        None,
+    );
+    let findings = classify(&branch, Some(&found_branch), &CONTEXT);
+    assert!(
+        findings[0]
+            .message
+            .contains("--branch 'main' --owner-id 123456")
+    );
+    let tag = exact("t", "repo:octo-org/octo-repo:ref:refs/tags/v1");
+    let findings = classify(&tag, Some(&found_branch), &CONTEXT);
+    assert!(findings[0].message.contains("--tag 'v1' --owner-id 123456"));
     // Without GitHub's answer the advice still stands, with the IDs to look up.
     let findings = classify(&credential, None, &CONTEXT);
     assert_eq!(codes(&findings), [Code::MutableSubject]);
