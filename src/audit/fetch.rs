@@ -96,7 +96,7 @@ pub enum FetchError {
         detail: String,
     },
     /// 404 for the app or identity itself.
-    #[error("{service} {host}: {what} was not found (404){detail}")]
+    #[error("{service} {host}: {what} (404){detail}")]
     NotFound {
         /// The service.
         service: &'static str,
@@ -320,7 +320,9 @@ async fn pages(
                     Service::Graph { app_id } => {
                         format!("no app registration has application ID {app_id} in this tenant")
                     }
-                    Service::Arm { identity } => format!("identity {}", identity.path()),
+                    Service::Arm { identity } => {
+                        format!("identity {} was not found", identity.path())
+                    }
                 };
                 return Err(FetchError::NotFound {
                     service: service.name(),

@@ -957,3 +957,56 @@ fn an_exchange_failure_exits_1_with_the_exchange_hints() {
         "no read without a token"
     );
 }
+
+#[test]
+fn an_unknown_app_or_a_token_for_another_service_exits_1_naming_it() {
+    let emulator = emulator(app(Vec::new()));
+    let other_app = "bbbbbbbb-bbbb-4ccc-8ddd-eeeeeeeeeeee";
+    let outcome = audit(&emulator, &["--app-id", other_app], &[]);
+    assert_eq!(outcome.code, Some(1), "{}", outcome.stderr);
+    assert!(
+        outcome.stderr.contains(&format!(
+            "no app registration has application ID {other_app} in this tenant (404)"
+        )),
+        "{}",
+        outcome.stderr
+    );
+    // An ARM token (the `token` command's default scope) given for an app: Graph says 401.
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("arm-token");
+    let step = Step::new(&emulator);
+    let mut token = step.command();
+    token.args([
+        "token",
+        "--client-id",
+        &emulator.client_id(),
+        "--tenant-id",
+        &emulator.tenant_id(),
+        "--authority-host",
+        &emulator.authority_host(),
+        "--output",
+        file.to_str().unwrap(),
+    ]);
+    assert_eq!(step.run_command(token).code, Some(0));
+    let outcome = audit(
+        &emulator,
+        &[
+            "--app-id",
+            APP,
+            "--access-token-file",
+            file.to_str().unwrap(),
+        ],
+        &[],
+    );
+    assert_eq!(outcome.code, Some(1), "{}", outcome.stderr);
+    assert!(
+        outcome.stderr.contains("refused the access token (401)"),
+        "{}",
+        outcome.stderr
+    );
+    assert!(
+        outcome.stderr.contains("--resource-type ms-graph"),
+        "{}",
+        outcome.stderr
+    );
+}
