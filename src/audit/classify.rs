@@ -244,8 +244,13 @@ fn id_command(repository: &Repository, parts: &SubjectParts) -> String {
     } else {
         " --branch|--tag …".to_owned()
     };
+    // A customised template needs its keys (and the values they name, e.g. --job-workflow-ref).
+    let template = match &repository.template {
+        Template::Custom(keys) => format!(" --claim-keys {} …", keys.join(",")),
+        Template::Default | Template::Unknown => String::new(),
+    };
     format!(
-        "azure-oidc-token federated-credential --repository {}{context} --owner-id {} --repository-id {}",
+        "azure-oidc-token federated-credential --repository {}{context}{template} --owner-id {} --repository-id {}",
         repository.full_name, repository.owner_id, repository.id
     )
 }

@@ -377,6 +377,33 @@ fn mutable_subject_says_how_to_move_and_what_is_unknown() {
     let tag = exact("t", "repo:octo-org/octo-repo:ref:refs/tags/v1");
     let findings = classify(&tag, Some(&found_branch), &CONTEXT);
     assert!(findings[0].message.contains("--tag 'v1' --owner-id 123456"));
+    // On a customised template the command names its keys.
+    let keys = vec![
+        "repo".to_owned(),
+        "context".to_owned(),
+        "job_workflow_ref".to_owned(),
+    ];
+    let templated = exact(
+        "j",
+        "repo:octo-org/octo-repo:ref:refs/heads/main:job_workflow_ref:o/r/.github/workflows/d.yml@refs/heads/main",
+    );
+    let custom = found(
+        repository(
+            "octo-org/octo-repo",
+            PresentedForm::NameBased,
+            Template::Custom(keys),
+        ),
+        None,
+    );
+    let findings = classify(&templated, Some(&custom), &CONTEXT);
+    assert_eq!(codes(&findings), [Code::MutableSubject]);
+    assert!(
+        findings[0].message.contains(
+            "--branch 'main' --claim-keys repo,context,job_workflow_ref … --owner-id 123456"
+        ),
+        "{}",
+        findings[0].message
+    );
     // Without GitHub's answer the advice still stands, with the IDs to look up.
     let findings = classify(&credential, None, &CONTEXT);
     assert_eq!(codes(&findings), [Code::MutableSubject]);
