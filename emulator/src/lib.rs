@@ -194,7 +194,7 @@ pub struct Backup {
     /// The first this-many triggers (job-starting POSTs) answer 429 with `Retry-After: 1` and start
     /// nothing.
     pub throttle_triggers: u32,
-    /// The most polls one operation or job answers; after that, 400 `DoublePollLimit`. Default 25.
+    /// The most polls one operation or job answers; after that, 400 `DoublePollLimit`. Default 10.
     pub poll_limit: u32,
     /// Every ARM answer waits this long first (a slow ARM); default none.
     pub delay: std::time::Duration,
@@ -232,7 +232,7 @@ impl Default for Backup {
             disks_page_size: 1,
             trigger_answers_502: false,
             throttle_triggers: 0,
-            poll_limit: 25,
+            poll_limit: 10,
             delay: std::time::Duration::ZERO,
             source_disk: "/subscriptions/00000000-0000-4000-8000-0000000000bb/resourceGroups/rg-app/providers/Microsoft.Compute/disks/disk-data".to_owned(),
         }
