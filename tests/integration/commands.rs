@@ -336,6 +336,20 @@ fn explain_shows_claims_credential_and_verifies_the_issuer() {
     )));
     assert!(out.contains("signature  RS256 with kid"), "{out}");
     assert!(out.contains("verified"));
+    // The URLs the issuer check fetched, each printed once with its scheme (not `https://https://`).
+    let issuer = emulator.issuer();
+    assert!(
+        out.contains(&format!(
+            "  discovery  {issuer}/.well-known/openid-configuration  ok, issuer matches"
+        )),
+        "{out}"
+    );
+    assert!(
+        out.lines()
+            .any(|l| l.starts_with("  jwks       https://127.0.0.1:") && l.ends_with("ok, 1 key(s)")),
+        "{out}"
+    );
+    assert!(!out.contains("https://https://"), "{out}");
     assert_eq!(
         emulator.requests(Hop::Discovery),
         2,
