@@ -320,6 +320,7 @@ fn explain_config(
         check: Check {
             subject: args.subject.clone(),
             expression,
+            from_inputs: false,
         },
     })
 }
