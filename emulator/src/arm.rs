@@ -60,8 +60,11 @@ const ARM_AUDIENCES: [&str; 4] = [
     "https://management.core.windows.net/",
 ];
 
-/// The api-versions each provider answers (a subset of each provider's published versions, in the
-/// REST references linked above; the cookbook's scripts use the last of each).
+/// The api-versions each provider answers: a subset of each provider's published versions, each one
+/// the version selector of its REST reference offers (<https://learn.microsoft.com/rest/api/backup/>,
+/// <https://learn.microsoft.com/rest/api/storagerp/>, <https://learn.microsoft.com/rest/api/compute/disks>,
+/// <https://learn.microsoft.com/rest/api/dataprotection/>). The cookbook's scripts default to
+/// 2025-08-01, 2023-05-01, 2024-03-02 and 2024-04-01.
 const API_VERSIONS: [(&str, &[&str]); 4] = [
     (
         "Microsoft.RecoveryServices",
@@ -69,10 +72,7 @@ const API_VERSIONS: [(&str, &[&str]); 4] = [
     ),
     ("Microsoft.Storage", &["2023-01-01", "2023-05-01"]),
     ("Microsoft.Compute", &["2023-10-02", "2024-03-02"]),
-    (
-        "Microsoft.DataProtection",
-        &["2023-05-01", "2024-04-01", "2025-07-01"],
-    ),
+    ("Microsoft.DataProtection", &["2023-05-01", "2024-04-01"]),
 ];
 
 /// One started operation (a trigger's, or a disk deletion's): its polls so far and left.

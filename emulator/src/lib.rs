@@ -148,8 +148,9 @@ pub struct FederatedCredential {
     pub audiences: Vec<String>,
 }
 
-/// How the Azure Resource Manager double answers Azure Backup calls (Recovery Services vaults under
-/// `/subscriptions/…` on the emulator's listener); set with [`Emulator::set_backup`].
+/// How the Azure Resource Manager double answers Azure Backup calls (Recovery Services vaults, Backup
+/// vaults, the staging storage account and managed disks, under `/subscriptions/…` on the emulator's
+/// listener); set with [`Emulator::set_backup`].
 #[derive(Clone, Debug)]
 pub struct Backup {
     /// The vault's region (`location`); default `swedencentral`.
