@@ -59,7 +59,7 @@ pub struct ExchangeArgs {
     /// Resource scope; a bare resource URI gets /.default [default: the cloud's ARM scope]
     #[arg(long)]
     pub scope: Option<String>,
-    /// AzureCloud, AzureUSGovernment or AzureChinaCloud
+    /// The Azure cloud (not a GitHub environment): AzureCloud, AzureUSGovernment or AzureChinaCloud
     #[arg(long, default_value = "AzureCloud")]
     pub environment: String,
     /// Audience to request from GitHub [default: by cloud, e.g. api://AzureADTokenExchange]
@@ -359,6 +359,7 @@ fn explain_config(
         check: Check {
             subject: args.subject.clone(),
             expression,
+            from_inputs: false,
         },
     })
 }

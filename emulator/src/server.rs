@@ -136,7 +136,8 @@ async fn connection(tcp: TcpStream, acceptor: TlsAcceptor, state: Arc<State>) {
             }
             None if arm::is_arm_path(&request.path) => {
                 let answer = || arm::handle(&state, &request, record(&request));
-                faults::serve(&mut tls, Hop::GitHub, None, keep_alive, answer).await
+                let delay = arm::delay(&state.arm);
+                faults::serve(&mut tls, Hop::GitHub, delay, keep_alive, answer).await
             }
             None if request.path == STATS_PATH => {
                 let stats = || Response::json(200, &state.stats());

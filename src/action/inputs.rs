@@ -7,6 +7,7 @@ use std::path::PathBuf;
 use crate::exchange::settings::{ConfigError, ExchangeConfig, ExchangeInputs, parse_scope, quote};
 use crate::exchange::source::IdTokenSource;
 use crate::exchange::source::github;
+use crate::onboarding::matching::Check;
 
 /// The runner's file-command files.
 #[derive(Debug)]
@@ -56,6 +57,8 @@ pub struct ActionConfig {
     pub export_sdk_env: bool,
     /// Run the diagnosis instead of the exchange.
     pub explain: bool,
+    /// What the diagnosis checks against the job's token (`explain-subject`, `explain-expression`).
+    pub explain_check: Check,
     /// Whether to write the audit summary.
     pub summary: bool,
     /// Where outputs go.
@@ -129,6 +132,7 @@ impl ActionConfig {
             export_env: action.export_env,
             export_sdk_env: action.export_sdk_env,
             explain: action.explain,
+            explain_check: action.explain_check,
             summary: action.summary,
             files: Files {
                 output,
@@ -144,6 +148,7 @@ struct ActionInputs {
     export_env: Option<String>,
     export_sdk_env: bool,
     explain: bool,
+    explain_check: Check,
     summary: bool,
     scopes: Vec<NamedScope>,
 }
@@ -169,14 +174,60 @@ impl ActionInputs {
                 ),
             });
         }
+        let explain = flag("explain", false)?;
+        let explain_check = read_explain_check(input, explain)?;
         Ok(Self {
             export_env,
             export_sdk_env,
-            explain: flag("explain", false)?,
+            explain,
+            explain_check,
             summary: flag("summary", true)?,
             scopes,
         })
     }
+}
+
+/// `explain-subject` and `explain-expression`: what `explain: true` checks against the job's own
+/// token (the only place a real one exists). Each needs `explain: true`; a malformed expression or a
+/// subject with control characters is refused here, before any network call.
+fn read_explain_check(
+    input: &dyn Fn(&str) -> Option<String>,
+    explain: bool,
+) -> Result<Check, ConfigError> {
+    let subject = input("explain-subject");
+    let text = input("explain-expression");
+    for (name, value) in [("explain-subject", &subject), ("explain-expression", &text)] {
+        if value.is_some() && !explain {
+            return Err(ConfigError::Invalid {
+                input: name,
+                problem: "is set, but `explain` is not true: it is only checked in a diagnosis run; add `explain: true` (no token is issued then)".to_owned(),
+            });
+        }
+    }
+    if let Some(subject) = &subject
+        && (subject.chars().any(char::is_control) || subject.len() > 1024)
+    {
+        return Err(ConfigError::Invalid {
+            input: "explain-subject",
+            problem: "holds a line break or control character, or is longer than 1024 characters: give one federated credential's subject, e.g. repo:octo-org/octo-repo:ref:refs/heads/main".to_owned(),
+        });
+    }
+    let expression = text
+        .as_deref()
+        .map(|text| {
+            crate::onboarding::expression::parse(text).map_err(|error| ConfigError::Invalid {
+                input: "explain-expression",
+                problem: format!(
+                    "is not a flexible credential expression ({error}): write e.g. claims['sub'] matches 'repo:octo-org/octo-repo:ref:refs/heads/release/*'"
+                ),
+            })
+        })
+        .transpose()?;
+    Ok(Check {
+        subject,
+        expression,
+        from_inputs: true,
+    })
 }
 
 /// Parses the `scopes` input: one `name=scope` per line; blank lines and `#` comments are skipped.

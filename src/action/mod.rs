@@ -16,7 +16,7 @@ use crate::error::AppError;
 use crate::exchange::claims::{Claims, decode_claims};
 use crate::exchange::entra::AccessToken;
 use crate::exchange::{Session, host_of};
-use crate::onboarding::{self, explain, matching};
+use crate::onboarding::{self, explain};
 use crate::report::{ErrorStyle, Log, fail};
 
 /// Runs the step with the environment seen through `env`, logging to `out` (the runner reads
@@ -166,7 +166,7 @@ async fn explain_in_step<W: Write>(
         &exchange.source.id_token.origin(),
         &exchange.source.audience,
         Some(&exchange.client_id),
-        &matching::Check::default(),
+        &config.explain_check,
     )
     .await?;
     log.inert(&diagnosis.lines);

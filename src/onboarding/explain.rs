@@ -301,11 +301,11 @@ pub fn report_lines(
     match verification {
         Ok(verified) => {
             lines.push(format!(
-                "  discovery  https://{}  ok, issuer matches",
+                "  discovery  {}  ok, issuer matches",
                 verified.discovery_url
             ));
             lines.push(format!(
-                "  jwks       https://{}  ok, {} key(s)",
+                "  jwks       {}  ok, {} key(s)",
                 verified.jwks_url, verified.key_count
             ));
             lines.push(format!(

@@ -31,7 +31,11 @@ const ACTION: &str = include_str!("../../action.yml");
 const NATIVE: &str = include_str!("../../native/action.yml");
 const REPO: &str = env!("CARGO_MANIFEST_DIR");
 /// Where the fake release lives on the file server, as on github.com.
-const RELEASE_PATH: &str = "/octo-org/azure-oidc-token/releases/download/v0.1.0";
+/// (The tag is the package's version: release.yml refuses a tag that differs from Cargo.toml.)
+const RELEASE_PATH: &str = concat!(
+    "/octo-org/azure-oidc-token/releases/download/v",
+    env!("CARGO_PKG_VERSION")
+);
 const PIN_PREFIX: &str = "AZURE_OIDC_TOKEN_SHA256_";
 
 fn yaml(text: &str) -> Yaml {
