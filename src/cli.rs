@@ -184,15 +184,39 @@ pub struct FederatedCredentialArgs {
     pub format: FormatArg,
 }
 
-/// Runs the binary: `args` without the program name, `env` the environment.
+/// A variable's value is not valid UTF-8.
+#[derive(Debug)]
+pub struct NotUnicode;
+
+/// Runs the binary: `args` without the program name, `env_os` the environment.
+///
+/// A variable whose value is not UTF-8 reads as unset to the configuration, and once the mode's
+/// configuration is read (before any request) it is reported instead of whatever that caused.
 pub fn main_with(
     args: Vec<String>,
-    env: &dyn Fn(&str) -> Option<String>,
+    env_os: &dyn Fn(&str) -> Result<Option<String>, NotUnicode>,
     stdout: &mut impl Write,
     stderr: &mut impl Write,
 ) -> ExitCode {
+    let first_unreadable = std::cell::RefCell::new(None::<String>);
+    let env = |name: &str| match env_os(name) {
+        Ok(value) => value,
+        Err(NotUnicode) => {
+            first_unreadable
+                .borrow_mut()
+                .get_or_insert_with(|| name.to_owned());
+            None
+        }
+    };
+    let unreadable = || {
+        first_unreadable
+            .borrow()
+            .clone()
+            .map(|variable| AppError::from(ConfigError::NotUnicode { variable }))
+    };
+    let env: &dyn Fn(&str) -> Option<String> = &env;
     if args.is_empty() {
-        return action::run_action(env, stdout);
+        return action::run_action(env, &unreadable, stdout);
     }
     let cli = match Cli::try_parse_from(std::iter::once("azure-oidc-token".to_owned()).chain(args))
     {
@@ -209,14 +233,18 @@ pub fn main_with(
     };
     let in_actions = env("GITHUB_ACTIONS").as_deref() == Some("true");
     let style = ErrorStyle::for_commands(in_actions);
+    if let Some(error) = unreadable() {
+        return fail(stderr, &error, None, style);
+    }
     match cli.command {
-        None => action::run_action(env, stdout),
+        None => action::run_action(env, &unreadable, stdout),
         Some(Command::Token(args)) => {
             // Before any request: a token nobody can store is not worth fetching.
             if let Some(Err(error)) = args.output.as_deref().map(crate::token_file::check) {
                 return fail(stderr, &AppError::from(error), None, style);
             }
-            match exchange_config(&args.exchange, env) {
+            let config = exchange_config(&args.exchange, env);
+            match unreadable().map_or(config, Err) {
                 Ok(config) => commands::run_token(
                     &config,
                     args.raw,
@@ -230,17 +258,20 @@ pub fn main_with(
                 Err(error) => fail(stderr, &error, None, style),
             }
         }
-        Some(Command::Explain(args)) => match explain_config(&args, env) {
-            Ok(config) => commands::run_explain(
-                &config,
-                &mut Console {
-                    stdout,
-                    stderr,
-                    in_actions,
-                },
-            ),
-            Err(error) => fail(stderr, &error, None, style),
-        },
+        Some(Command::Explain(args)) => {
+            let config = explain_config(&args, env);
+            match unreadable().map_or(config, Err) {
+                Ok(config) => commands::run_explain(
+                    &config,
+                    &mut Console {
+                        stdout,
+                        stderr,
+                        in_actions,
+                    },
+                ),
+                Err(error) => fail(stderr, &error, None, style),
+            }
+        }
         Some(Command::FederatedCredential(args)) => match federated_credential(&args) {
             Ok((text, notes)) => {
                 let _ = stdout.write_all(text.as_bytes());
@@ -307,7 +338,7 @@ fn explain_config(
     let cloud = parse_cloud(Some(&exchange.environment))?;
     let audience = parse_audience(set(exchange.audience.clone()).as_deref(), cloud)?;
     let timeout = parse_timeout(Some(exchange.timeout_seconds))?;
-    let network = Network::from_lookup(&|name| set(env(name)))?;
+    let network = Network::from_lookup(&|name| set(env(name)), timeout)?;
     Ok(ExplainConfig {
         source: SourceConfig {
             id_token: id_token_source(exchange, env)?,

@@ -260,15 +260,51 @@ pub fn location_host(headers: &reqwest::header::HeaderMap) -> String {
         .unwrap_or_else(|| "another location".to_owned())
 }
 
-/// A short excerpt of an error body for a message: one line, at most 160 characters, prefixed by `: `.
+/// The most characters of server text quoted in one log line.
+pub const SERVER_TEXT_LIMIT: usize = 300;
+
+/// Server text made fit for a log line; every piece of a server's answer (any field, any hop, retry
+/// lines and hints included) goes through here before it reaches a message. Runs of whitespace become
+/// one space (one line), every other control character is dropped (NUL, ESC and with it terminal
+/// escape and OSC sequences, C1 controls, bidirectional overrides), and the text is cut to
+/// [`SERVER_TEXT_LIMIT`] characters, with `…` where it was cut. Workflow-command neutralisation is
+/// the log's job ([`crate::action::workflow::neutralize`]): this only bounds and cleans.
+pub fn server_text(text: &str) -> String {
+    let mut cleaned = String::new();
+    let mut kept = 0;
+    let mut pending_space = false;
+    for c in text.chars() {
+        if c.is_whitespace() {
+            pending_space = kept > 0;
+            continue;
+        }
+        if c.is_control() || is_bidi_control(c) {
+            continue;
+        }
+        if kept == SERVER_TEXT_LIMIT {
+            cleaned.push('…');
+            return cleaned;
+        }
+        if pending_space {
+            cleaned.push(' ');
+            pending_space = false;
+        }
+        cleaned.push(c);
+        kept += 1;
+    }
+    cleaned
+}
+
+/// Characters that reorder how a terminal shows the text around them (Trojan Source, CVE-2021-42574).
+fn is_bidi_control(c: char) -> bool {
+    matches!(c, '\u{200e}' | '\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}')
+}
+
+/// A short excerpt of an error body for a message: [`server_text`], at most 160 characters,
+/// prefixed by `: `.
 pub fn excerpt(body: &[u8]) -> String {
-    let text = String::from_utf8_lossy(body);
-    let line: String = text
-        .split_whitespace()
-        .collect::<Vec<_>>()
-        .join(" ")
+    let line: String = server_text(&String::from_utf8_lossy(body))
         .chars()
-        .filter(|c| !c.is_control())
         .take(160)
         .collect();
     if line.is_empty() {

@@ -125,7 +125,7 @@ impl ExchangeConfig {
         )?;
         let timeout = parse_timeout(inputs.timeout_seconds)?;
         let debug = set(env("RUNNER_DEBUG")).as_deref() == Some("1");
-        let network = Network::from_lookup(&|name| set(env(name)))?;
+        let network = Network::from_lookup(&|name| set(env(name)), timeout)?;
         let id_token = id_token()?;
         Ok(Self {
             client_id,
