@@ -77,6 +77,9 @@ pub struct ExchangeArgs {
     /// Budget for the whole run, retries included (1..=600)
     #[arg(long, default_value_t = 60)]
     pub timeout_seconds: u64,
+    /// Exchange ID tokens of these risky events too (pull_request_target, workflow_run; comma-separated or repeated)
+    #[arg(long, value_name = "EVENTS")]
+    pub allow_events: Vec<String>,
 }
 
 /// `token` arguments.
@@ -243,6 +246,9 @@ pub fn main_with(
             if let Some(Err(error)) = args.output.as_deref().map(crate::token_file::check) {
                 return fail(stderr, &AppError::from(error), None, style);
             }
+            if let Err(error) = check_token_destination(in_actions, args.output.as_deref()) {
+                return fail(stderr, &AppError::from(error), None, style);
+            }
             let config = exchange_config(&args.exchange, env);
             match unreadable().map_or(config, Err) {
                 Ok(config) => commands::run_token(
@@ -285,6 +291,24 @@ pub fn main_with(
     }
 }
 
+/// Where `token` may put the access token. Inside GitHub Actions, never on stdout: the runner reads
+/// stdout and stderr on separate threads (actions/runner `ProcessInvoker.cs`), so it may process
+/// the token's line before the `::add-mask::` line on stderr and show the token, and `2>/dev/null`
+/// would discard the mask outright. No order of writes can prevent that, and a capture
+/// (`$(…)`) cannot be told from the log by the process, so only `--output FILE` is accepted there.
+pub fn check_token_destination(
+    in_actions: bool,
+    output: Option<&std::path::Path>,
+) -> Result<(), ConfigError> {
+    if in_actions && output.is_none() {
+        return Err(ConfigError::Runner {
+            variable: "GITHUB_ACTIONS",
+            problem: "is true, so `token` will not print the access token on stdout: the runner reads stdout and stderr separately and could show the token before it reads the ::add-mask:: line. Write it to a file with --output FILE (e.g. --output \"$RUNNER_TEMP/azure-token\", then capture it with TOKEN=\"$(cat \"$RUNNER_TEMP/azure-token\")\"), or use the action itself (`uses:`), whose outputs are masked first".to_owned(),
+        });
+    }
+    Ok(())
+}
+
 /// `token`'s settings, from the flags with the `AZURE_*` fallbacks.
 fn exchange_config(
     args: &ExchangeArgs,
@@ -298,6 +322,7 @@ fn exchange_config(
         scope: args.scope.clone(),
         authority_host: args.authority_host.clone(),
         timeout_seconds: Some(args.timeout_seconds),
+        allow_events: Some(args.allow_events.join(",")),
     };
     Ok(ExchangeConfig::new(
         inputs,

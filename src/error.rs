@@ -107,7 +107,9 @@ pub fn hints(error: &AppError, context: Option<&HintContext<'_>>) -> Vec<String>
 
 fn exchange_hints(error: &ExchangeError, context: Option<&HintContext<'_>>) -> Vec<String> {
     match error {
-        ExchangeError::IdToken { .. } | ExchangeError::Client(_) => Vec::new(),
+        ExchangeError::IdToken { .. }
+        | ExchangeError::Client(_)
+        | ExchangeError::RiskyEvent(_) => Vec::new(),
         ExchangeError::IdTokenFile { .. } => vec![
             "On Kubernetes, the pod needs the azure.workload.identity/use label and a service account annotated with the client ID, so the token is projected into the pod.".to_owned(),
         ],

@@ -91,6 +91,7 @@ impl ActionConfig {
             scope: input("scope"),
             authority_host: input("authority-host"),
             timeout_seconds,
+            allow_events: input("allow-events"),
         };
         let mut action_inputs = None;
         let exchange = ExchangeConfig::new(

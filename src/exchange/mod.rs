@@ -8,6 +8,7 @@
 pub mod claims;
 pub mod cloud;
 pub mod entra;
+pub mod events;
 pub mod http;
 pub mod invalid;
 pub mod network;
@@ -20,6 +21,7 @@ use std::time::Duration;
 
 use claims::{Claims, ClaimsError, decode_claims};
 use entra::{AccessToken, EntraError, TokenRequest};
+use events::RiskyEvent;
 use http::{Attempt, Deadline, HttpError};
 use settings::ExchangeConfig;
 use source::IdTokenSource;
@@ -79,6 +81,9 @@ pub enum ExchangeError {
         /// The cause.
         source: std::io::Error,
     },
+    /// The ID token's event is refused (see [`events`]); the message says how to allow it.
+    #[error(transparent)]
+    RiskyEvent(#[from] RiskyEvent),
     /// The Entra hop failed.
     #[error(
         "Entra ID token endpoint {host} (tenant {tenant}, scope {scope}): {error}{}{}",
@@ -211,11 +216,15 @@ impl<'a> Session<'a> {
     /// Exchanges the ID token for an access token for `scope`, retrying within the deadline. Before
     /// every attempt but the very first of the run, an ID token that expires within a minute is
     /// replaced by a fresh one.
+    ///
+    /// Every mode that mints a token comes through here, so the risky-event guard is checked here,
+    /// before any Entra request, against `config.allow_events`.
     pub async fn exchange(
         &self,
         config: &ExchangeConfig,
         scope: &str,
     ) -> Result<AccessToken, ExchangeError> {
+        self.check_event(&config.allow_events)?;
         let endpoint = entra::token_endpoint(&config.authority_host, &config.tenant_id);
         let host = host_of(&config.authority_host);
         let request = TokenRequest {
@@ -284,6 +293,11 @@ impl<'a> Session<'a> {
                 presented: Box::new(self.current.borrow().claims.clone()),
             },
         })
+    }
+
+    /// The risky-event guard on the ID token in use (see [`events`]).
+    fn check_event(&self, allowed: &[String]) -> Result<(), RiskyEvent> {
+        events::check_event(self.current.borrow().claims.event_name.as_deref(), allowed)
     }
 
     async fn refresh_if_expiring(&self) -> Result<(), ExchangeError> {

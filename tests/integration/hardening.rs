@@ -7,11 +7,21 @@ use crate::support;
 use std::ffi::OsStr;
 use std::os::unix::ffi::OsStrExt as _;
 
-use azure_oidc_emulator::{Config, Emulator};
+use azure_oidc_emulator::{Config, Emulator, Hop};
+use serde_json::{Map, Value};
 use support::{Step, total_requests};
 
 fn emulator() -> Emulator {
     Emulator::start(Config::default()).unwrap()
+}
+
+/// An emulator whose GitHub hop issues ID tokens for `event`.
+fn emulator_for_event(event: &str) -> Emulator {
+    let mut config = Config::default();
+    config
+        .extra_claims
+        .insert("event_name".to_owned(), Value::from(event));
+    Emulator::start(config).unwrap()
 }
 
 /// A step whose variable `name` holds `bytes` (not UTF-8): refused before any request, naming it.
@@ -101,4 +111,178 @@ fn export_env_refuses_names_the_runner_shell_or_a_loader_interprets() {
     let emulator = emulator();
     let step = Step::new(&emulator).with("INPUT_EXPORT-ENV", "MY_PATH_TOKEN");
     step.run_checked().assert_succeeded();
+}
+
+// ---------------------------------------------------------------------------------------------
+// The risky-event guard
+
+#[test]
+fn pull_request_target_is_refused_before_the_entra_request() {
+    let emulator = emulator_for_event("pull_request_target");
+    // The environment says `push`: only the ID token's claim counts (a step cannot forge it).
+    let step = Step::new(&emulator).with("GITHUB_EVENT_NAME", "push");
+    let outcome = step.run_checked();
+    let message = outcome.assert_failed();
+    assert!(message.contains("`pull_request_target` event"), "{message}");
+    assert!(message.contains("base branch's subject"), "{message}");
+    assert!(
+        message.contains("allow-events: pull_request_target"),
+        "{message}"
+    );
+    assert_eq!(emulator.successes(Hop::GitHub), 1);
+    assert_eq!(emulator.requests(Hop::Entra), 0, "no Entra request");
+    assert_eq!(outcome.output_file, "");
+}
+
+#[test]
+fn workflow_run_is_refused_unless_allowed_by_name() {
+    let emulator = emulator_for_event("workflow_run");
+    let step = Step::new(&emulator).with("INPUT_ALLOW-EVENTS", "pull_request_target");
+    let message = step.run_checked().assert_failed();
+    assert!(message.contains("allow-events: workflow_run"), "{message}");
+    assert_eq!(emulator.requests(Hop::Entra), 0);
+
+    let emulator = emulator_for_event("workflow_run");
+    let step =
+        Step::new(&emulator).with("INPUT_ALLOW-EVENTS", "pull_request_target,\nworkflow_run");
+    step.run_checked().assert_succeeded();
+    assert_eq!(emulator.successes(Hop::Entra), 1);
+}
+
+#[test]
+fn ordinary_events_are_exchanged() {
+    let emulator = emulator_for_event("pull_request");
+    Step::new(&emulator).run_checked().assert_succeeded();
+}
+
+#[test]
+fn a_malformed_allow_list_is_refused_before_any_request() {
+    let emulator = emulator();
+    let step = Step::new(&emulator).with("INPUT_ALLOW-EVENTS", "pull_request_target; echo");
+    let message = step.run_checked().assert_failed();
+    assert!(message.starts_with("input `allow-events`"), "{message}");
+    assert_eq!(total_requests(&emulator), 0);
+}
+
+#[test]
+fn token_applies_the_same_guard_with_allow_events() {
+    let emulator = emulator();
+    let token = emulator.mint_id_token(
+        "api://AzureADTokenExchange",
+        Map::from_iter([("event_name".to_owned(), Value::from("pull_request_target"))]),
+    );
+    let step = Step::new(&emulator);
+    let run = |extra: &[&str]| {
+        let mut command = std::process::Command::new(support::BIN);
+        command
+            .args(["token", "--output", "t", "--id-token-env", "OIDC"])
+            .args([
+                "--client-id",
+                &emulator.client_id(),
+                "--tenant-id",
+                &emulator.tenant_id(),
+                "--authority-host",
+                &emulator.authority_host(),
+            ])
+            .args(extra)
+            .env_clear()
+            .env("SSL_CERT_FILE", &step.env["SSL_CERT_FILE"])
+            .env("OIDC", &token)
+            .current_dir(step.dir.path().join("workspace"));
+        step.run_command(command)
+    };
+    let refused = run(&[]);
+    assert_eq!(refused.code, Some(1), "{}", refused.stderr);
+    assert!(
+        refused
+            .stderr
+            .contains("--allow-events pull_request_target"),
+        "{}",
+        refused.stderr
+    );
+    assert_eq!(emulator.requests(Hop::Entra), 0);
+    let allowed = run(&["--allow-events", "pull_request_target"]);
+    assert_eq!(allowed.code, Some(0), "{}", allowed.stderr);
+    assert_eq!(emulator.successes(Hop::Entra), 1);
+    assert!(!allowed.stderr.contains(&token));
+}
+
+// ---------------------------------------------------------------------------------------------
+// `token` inside Actions: the token never on a stream the runner reads
+
+/// Every line the runner would show, with stdout's lines processed all before stderr's and all
+/// after: the runner reads the two pipes on separate threads, so either may come first.
+fn shown_in_either_order(stdout: &str, stderr: &str) -> Vec<String> {
+    let mut shown = Vec::new();
+    for (first, second) in [(stdout, stderr), (stderr, stdout)] {
+        let mut log = support::RunnerLog::default();
+        for line in first.lines().chain(second.lines()) {
+            log.process(line);
+        }
+        shown.extend(log.shown);
+    }
+    shown
+}
+
+fn token_in_actions(emulator: &Emulator, step: &Step<'_>, extra: &[&str]) -> support::Outcome {
+    let mut command = std::process::Command::new(support::BIN);
+    command
+        .arg("token")
+        .args(extra)
+        .args([
+            "--client-id",
+            &emulator.client_id(),
+            "--tenant-id",
+            &emulator.tenant_id(),
+            "--authority-host",
+            &emulator.authority_host(),
+        ])
+        .env_clear()
+        .env("SSL_CERT_FILE", &step.env["SSL_CERT_FILE"])
+        .env("GITHUB_ACTIONS", "true")
+        .env("ACTIONS_ID_TOKEN_REQUEST_URL", emulator.request_url())
+        .env("ACTIONS_ID_TOKEN_REQUEST_TOKEN", emulator.request_token())
+        .current_dir(step.dir.path().join("workspace"));
+    step.run_command(command)
+}
+
+#[test]
+fn token_inside_actions_refuses_stdout_before_any_request() {
+    for form in [&["--raw"][..], &[][..]] {
+        let emulator = emulator();
+        let step = Step::new(&emulator);
+        let outcome = token_in_actions(&emulator, &step, form);
+        assert_eq!(outcome.code, Some(1), "{form:?}: {}", outcome.stdout);
+        assert_eq!(outcome.stdout, "", "{form:?}");
+        let errors: Vec<&str> = outcome
+            .stderr
+            .lines()
+            .filter(|l| l.starts_with("::error"))
+            .collect();
+        assert_eq!(errors.len(), 1, "{}", outcome.stderr);
+        assert!(errors[0].contains("--output FILE"), "{}", errors[0]);
+        assert!(errors[0].contains("add-mask"), "{}", errors[0]);
+        assert_eq!(total_requests(&emulator), 0, "{form:?}");
+    }
+}
+
+#[test]
+fn token_inside_actions_with_output_shows_no_token_in_either_order() {
+    let emulator = emulator();
+    let step = Step::new(&emulator);
+    let file = step.dir.path().join("azure-token");
+    let outcome = token_in_actions(&emulator, &step, &["--output", file.to_str().unwrap()]);
+    assert_eq!(outcome.code, Some(0), "{}", outcome.stderr);
+    let access = emulator.issued_access_tokens()[0].clone();
+    assert_eq!(std::fs::read_to_string(&file).unwrap(), access);
+    let secrets = [access, emulator.issued_id_tokens()[0].clone()];
+    for line in shown_in_either_order(&outcome.stdout, &outcome.stderr) {
+        for secret in &secrets {
+            assert!(!line.contains(secret.as_str()), "shown: {line}");
+        }
+    }
+    // Nor with stderr thrown away (`2>/dev/null`): stdout alone holds no token.
+    for secret in &secrets {
+        assert!(!outcome.stdout.contains(secret.as_str()));
+    }
 }

@@ -153,7 +153,7 @@ fn every_field_of_an_error_body_is_cut_and_cleaned() {
     let huge = "e".repeat(900_000);
     let body = serde_json::json!({
         "error": huge,
-        "error_description": "AADSTS50000: bad \u{1b}]0;pwned\u{7}\u{1b}[31mred\u{0}\u{202e}txt\r\nTrace ID: x",
+        "error_description": "AADSTS700213: bad \u{1b}]0;pwned\u{7}\u{1b}[31mred\u{0}\u{202e}txt\r\nTrace ID: x",
         "error_codes": (0..10_000).collect::<Vec<u64>>(),
         "trace_id": format!("\u{1b}[2J{}", "t".repeat(500_000)),
         "correlation_id": "c\u{0}\u{1b}]8;;http://x\u{7}d",
@@ -182,7 +182,7 @@ fn every_field_of_an_error_body_is_cut_and_cleaned() {
     }
     assert_eq!(body.correlation_id.as_deref(), Some("c]8;;http://xd"));
     let summary = body.summary().expect("summary");
-    assert_eq!(summary, "AADSTS50000: bad ]0;pwned[31mredtxt");
+    assert_eq!(summary, "AADSTS700213: bad ]0;pwned[31mredtxt");
     // With no description, the codes are quoted: a few, not ten thousand.
     let mut no_description = body.clone();
     no_description.error_description = None;
