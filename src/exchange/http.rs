@@ -366,6 +366,10 @@ pub struct GaveUp<E> {
     pub attempts: u32,
     /// The server asked to wait longer than the budget left.
     pub retry_after_beyond_budget: Option<Duration>,
+    /// What the attempts before the last one failed with, when the last one failed otherwise
+    /// (typically: connections reset, then the budget ran out): the message keeps what they saw
+    /// whichever of the two comes last.
+    pub earlier: Option<String>,
 }
 
 /// Runs `attempt` until it is done, the attempts are used up or the deadline would pass.
@@ -379,13 +383,19 @@ pub async fn retry<T, E, F, Fut>(
 where
     F: FnMut(u32) -> Fut,
     Fut: Future<Output = Attempt<T, E>>,
+    E: std::fmt::Display,
 {
     let mut number = 1;
+    // The failure of the previous attempt, as text, for the final message.
+    let mut previous: Option<String> = None;
+    let earlier =
+        |previous: Option<String>, last: &E| previous.filter(|text| *text != last.to_string());
     loop {
         match attempt(number).await {
             Attempt::Done(Ok(value)) => return Ok(value),
             Attempt::Done(Err(error)) => {
                 return Err(GaveUp {
+                    earlier: earlier(previous, &error),
                     error,
                     attempts: number,
                     retry_after_beyond_budget: None,
@@ -396,12 +406,14 @@ where
                 let remaining = deadline.remaining();
                 if number >= MAX_ATTEMPTS || wait >= remaining {
                     return Err(GaveUp {
+                        earlier: earlier(previous, &error),
                         error,
                         attempts: number,
                         retry_after_beyond_budget: retry_after.filter(|after| *after >= remaining),
                     });
                 }
                 on_retry(&error, number, wait);
+                previous = Some(error.to_string());
                 tokio::time::sleep(wait).await;
                 number += 1;
             }

@@ -52,7 +52,7 @@ pub enum ExchangeError {
     #[error("cannot set up HTTPS: {0}")]
     Client(HttpError),
     /// The GitHub hop failed.
-    #[error("GitHub ID token endpoint {host}: {error}{}", attempts_note(*.attempts, *.retry_after_beyond_budget))]
+    #[error("GitHub ID token endpoint {host}: {error}{}", attempts_note(*.attempts, *.retry_after_beyond_budget, .earlier.as_deref()))]
     GitHub {
         /// Host of `ACTIONS_ID_TOKEN_REQUEST_URL`.
         host: String,
@@ -62,6 +62,8 @@ pub enum ExchangeError {
         attempts: u32,
         /// A `Retry-After` the budget could not honour.
         retry_after_beyond_budget: Option<Duration>,
+        /// What the earlier attempts failed with, when the last failed otherwise.
+        earlier: Option<String>,
     },
     /// The ID token source gave something that is not a JWT.
     #[error("the ID token from {origin} {source}")]
@@ -88,7 +90,7 @@ pub enum ExchangeError {
     #[error(
         "Entra ID token endpoint {host} (tenant {tenant}, scope {scope}): {error}{}{}",
         ids_note(.error, .client_request_id),
-        attempts_note(*.attempts, *.retry_after_beyond_budget)
+        attempts_note(*.attempts, *.retry_after_beyond_budget, .earlier.as_deref())
     )]
     Entra {
         /// Host of the authority.
@@ -105,12 +107,16 @@ pub enum ExchangeError {
         attempts: u32,
         /// A `Retry-After` the budget could not honour.
         retry_after_beyond_budget: Option<Duration>,
+        /// What the earlier attempts failed with, when the last failed otherwise.
+        earlier: Option<String>,
         /// Claims of the ID token presented, for the mismatch hints.
         presented: Box<Claims>,
     },
 }
 
-fn attempts_note(attempts: u32, retry_after: Option<Duration>) -> String {
+/// `(after N attempts)`, and what the earlier attempts saw when the last one failed otherwise:
+/// `(after 5 attempts; the ones before the last: connection failed (connection reset by peer))`.
+fn attempts_note(attempts: u32, retry_after: Option<Duration>, earlier: Option<&str>) -> String {
     let mut note = String::new();
     if let Some(after) = retry_after {
         note.push_str(&format!(
@@ -118,8 +124,12 @@ fn attempts_note(attempts: u32, retry_after: Option<Duration>) -> String {
             after.as_secs()
         ));
     }
-    if attempts > 1 {
-        note.push_str(&format!(" (after {attempts} attempts)"));
+    match (attempts, earlier) {
+        (2.., Some(earlier)) => note.push_str(&format!(
+            " (after {attempts} attempts; the ones before the last: {earlier})"
+        )),
+        (2.., None) => note.push_str(&format!(" (after {attempts} attempts)")),
+        _ => {}
     }
     note
 }
@@ -290,6 +300,7 @@ impl<'a> Session<'a> {
                 client_request_id: last_request_id.take(),
                 attempts: gave_up.attempts,
                 retry_after_beyond_budget: gave_up.retry_after_beyond_budget,
+                earlier: gave_up.earlier,
                 presented: Box::new(self.current.borrow().claims.clone()),
             },
         })
@@ -362,6 +373,7 @@ pub async fn fetch_id_token(
                 error: gave_up.error,
                 attempts: gave_up.attempts,
                 retry_after_beyond_budget: gave_up.retry_after_beyond_budget,
+                earlier: gave_up.earlier,
             })?
         }
         IdTokenSource::File { path, origin } => source::file::read_token_file(path, deadline)
