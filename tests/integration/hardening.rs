@@ -286,3 +286,43 @@ fn token_inside_actions_with_output_shows_no_token_in_either_order() {
         assert!(!outcome.stdout.contains(secret.as_str()));
     }
 }
+
+// ---------------------------------------------------------------------------------------------
+// zizmor on what we ship
+
+/// zizmor (pinned in `.ci/run`) finds nothing in the workflows, both action.yml files and the
+/// example workflows people copy: no template injection, no checkout that keeps its credentials.
+#[test]
+fn zizmor_finds_nothing_in_the_workflows_and_actions() {
+    let repo = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    let mut files = vec!["action.yml".to_owned(), "native/action.yml".to_owned()];
+    for dir in [".github/workflows", "examples/workflows"] {
+        for entry in std::fs::read_dir(repo.join(dir)).unwrap() {
+            let name = entry.unwrap().file_name().into_string().unwrap();
+            if name.ends_with(".yml") {
+                files.push(format!("{dir}/{name}"));
+            }
+        }
+    }
+    let output = match std::process::Command::new("zizmor")
+        .args(["--offline", "--no-progress"])
+        .args(&files)
+        .current_dir(repo)
+        .output()
+    {
+        Ok(output) => output,
+        Err(error) => {
+            support::skip(
+                "zizmor on the workflows",
+                &format!("zizmor is not installed ({error}): pip install zizmor==1.33.1"),
+            );
+            return;
+        }
+    };
+    assert!(
+        output.status.success(),
+        "zizmor findings:\n{}",
+        String::from_utf8_lossy(&output.stdout)
+    );
+    assert!(files.len() >= 8, "{files:?}");
+}
