@@ -250,13 +250,14 @@ fn describe(error: &reqwest::Error) -> String {
     parts.join(": ")
 }
 
-/// The host of a `Location` header, never its path or query.
+/// The host of a `Location` header, never its path or query; server text, so through
+/// [`server_text`] (a host name can be as long as the header).
 pub fn location_host(headers: &reqwest::header::HeaderMap) -> String {
     headers
         .get(LOCATION)
         .and_then(|value| value.to_str().ok())
         .and_then(|value| reqwest::Url::parse(value).ok())
-        .and_then(|url| url.host_str().map(str::to_owned))
+        .and_then(|url| url.host_str().map(server_text))
         .unwrap_or_else(|| "another location".to_owned())
 }
 

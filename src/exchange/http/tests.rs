@@ -139,3 +139,20 @@ async fn giving_up_keeps_what_the_earlier_attempts_saw() {
     .await;
     assert_eq!(result.expect_err("gives up").earlier, None);
 }
+
+#[test]
+fn a_redirect_host_is_server_text_too() {
+    let mut headers = HeaderMap::new();
+    let long = format!("https://{}.example/x?secret=1", "a".repeat(5_000));
+    headers.insert(
+        LOCATION,
+        reqwest::header::HeaderValue::from_str(&long).expect("header"),
+    );
+    let host = location_host(&headers);
+    assert!(
+        host.chars().count() <= SERVER_TEXT_LIMIT + 1,
+        "{}",
+        host.len()
+    );
+    assert!(!host.contains("secret"));
+}
