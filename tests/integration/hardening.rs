@@ -326,3 +326,34 @@ fn zizmor_finds_nothing_in_the_workflows_and_actions() {
     );
     assert!(files.len() >= 8, "{files:?}");
 }
+
+/// `explain` inside Actions puts no secret on stdout (the claims, fenced), and the ID token's mask
+/// goes to stderr: in either order of the two streams, and with stderr discarded, no token shows.
+#[test]
+fn explain_inside_actions_shows_no_token_in_either_order() {
+    let emulator = emulator();
+    let step = Step::new(&emulator);
+    let mut command = std::process::Command::new(support::BIN);
+    command
+        .arg("explain")
+        .env_clear()
+        .env("SSL_CERT_FILE", &step.env["SSL_CERT_FILE"])
+        .env("GITHUB_ACTIONS", "true")
+        .env("ACTIONS_ID_TOKEN_REQUEST_URL", emulator.request_url())
+        .env("ACTIONS_ID_TOKEN_REQUEST_TOKEN", emulator.request_token())
+        .current_dir(step.dir.path().join("workspace"));
+    let outcome = step.run_command(command);
+    assert_eq!(outcome.code, Some(0), "{}", outcome.stderr);
+    let secrets = [
+        emulator.issued_id_tokens()[0].clone(),
+        emulator.request_token(),
+    ];
+    for secret in &secrets {
+        assert!(!outcome.stdout.contains(secret.as_str()), "on stdout");
+    }
+    for line in shown_in_either_order(&outcome.stdout, &outcome.stderr) {
+        for secret in &secrets {
+            assert!(!line.contains(secret.as_str()), "shown: {line}");
+        }
+    }
+}
