@@ -77,6 +77,9 @@ pub struct ExchangeArgs {
     /// Budget for the whole run, retries included (1..=600)
     #[arg(long, default_value_t = 60)]
     pub timeout_seconds: u64,
+    /// Exchange ID tokens of these risky events too (pull_request_target, workflow_run; comma-separated or repeated)
+    #[arg(long, value_name = "EVENTS")]
+    pub allow_events: Vec<String>,
 }
 
 /// `token` arguments.
@@ -198,15 +201,39 @@ pub enum FederatedCredentialCommand {
     Audit(Box<AuditArgs>),
 }
 
-/// Runs the binary: `args` without the program name, `env` the environment.
+/// A variable's value is not valid UTF-8.
+#[derive(Debug)]
+pub struct NotUnicode;
+
+/// Runs the binary: `args` without the program name, `env_os` the environment.
+///
+/// A variable whose value is not UTF-8 reads as unset to the configuration, and once the mode's
+/// configuration is read (before any request) it is reported instead of whatever that caused.
 pub fn main_with(
     args: Vec<String>,
-    env: &dyn Fn(&str) -> Option<String>,
+    env_os: &dyn Fn(&str) -> Result<Option<String>, NotUnicode>,
     stdout: &mut impl Write,
     stderr: &mut impl Write,
 ) -> ExitCode {
+    let first_unreadable = std::cell::RefCell::new(None::<String>);
+    let env = |name: &str| match env_os(name) {
+        Ok(value) => value,
+        Err(NotUnicode) => {
+            first_unreadable
+                .borrow_mut()
+                .get_or_insert_with(|| name.to_owned());
+            None
+        }
+    };
+    let unreadable = || {
+        first_unreadable
+            .borrow()
+            .clone()
+            .map(|variable| AppError::from(ConfigError::NotUnicode { variable }))
+    };
+    let env: &dyn Fn(&str) -> Option<String> = &env;
     if args.is_empty() {
-        return action::run_action(env, stdout);
+        return action::run_action(env, &unreadable, stdout);
     }
     let error_args = args.clone();
     let cli = match Cli::try_parse_from(std::iter::once("azure-oidc-token".to_owned()).chain(args))
@@ -229,14 +256,21 @@ pub fn main_with(
     };
     let in_actions = env("GITHUB_ACTIONS").as_deref() == Some("true");
     let style = ErrorStyle::for_commands(in_actions);
+    if let Some(error) = unreadable() {
+        return fail(stderr, &error, None, style);
+    }
     match cli.command {
-        None => action::run_action(env, stdout),
+        None => action::run_action(env, &unreadable, stdout),
         Some(Command::Token(args)) => {
             // Before any request: a token nobody can store is not worth fetching.
             if let Some(Err(error)) = args.output.as_deref().map(crate::token_file::check) {
                 return fail(stderr, &AppError::from(error), None, style);
             }
-            match exchange_config(&args.exchange, env) {
+            if let Err(error) = check_token_destination(in_actions, args.output.as_deref()) {
+                return fail(stderr, &AppError::from(error), None, style);
+            }
+            let config = exchange_config(&args.exchange, env);
+            match unreadable().map_or(config, Err) {
                 Ok(config) => commands::run_token(
                     &config,
                     args.raw,
@@ -250,21 +284,24 @@ pub fn main_with(
                 Err(error) => fail(stderr, &error, None, style),
             }
         }
-        Some(Command::Explain(args)) => match explain_config(&args, env) {
-            Ok(config) => commands::run_explain(
-                &config,
-                &mut Console {
-                    stdout,
-                    stderr,
-                    in_actions,
-                },
-            ),
-            Err(error) => fail(stderr, &error, None, style),
-        },
+        Some(Command::Explain(args)) => {
+            let config = explain_config(&args, env);
+            match unreadable().map_or(config, Err) {
+                Ok(config) => commands::run_explain(
+                    &config,
+                    &mut Console {
+                        stdout,
+                        stderr,
+                        in_actions,
+                    },
+                ),
+                Err(error) => fail(stderr, &error, None, style),
+            }
+        }
         Some(Command::FederatedCredential(FederatedCredentialArgs {
             command: Some(FederatedCredentialCommand::Audit(args)),
             ..
-        })) => match audit_args::audit_config(&args, env) {
+        })) => match unreadable().map_or(audit_args::audit_config(&args, env), Err) {
             Ok(config) => crate::audit::run_audit(
                 &config,
                 &mut Console {
@@ -293,6 +330,24 @@ fn cli_words(args: &[String]) -> Vec<&str> {
     args.iter().map(String::as_str).collect()
 }
 
+/// Where `token` may put the access token. Inside GitHub Actions, never on stdout: the runner reads
+/// stdout and stderr on separate threads (actions/runner `ProcessInvoker.cs`), so it may process
+/// the token's line before the `::add-mask::` line on stderr and show the token, and `2>/dev/null`
+/// would discard the mask outright. No order of writes can prevent that, and a capture
+/// (`$(…)`) cannot be told from the log by the process, so only `--output FILE` is accepted there.
+pub fn check_token_destination(
+    in_actions: bool,
+    output: Option<&std::path::Path>,
+) -> Result<(), ConfigError> {
+    if in_actions && output.is_none() {
+        return Err(ConfigError::Runner {
+            variable: "GITHUB_ACTIONS",
+            problem: "is true, so `token` will not print the access token on stdout: the runner reads stdout and stderr separately and could show the token before it reads the ::add-mask:: line. Write it to a file with --output FILE (e.g. --output \"$RUNNER_TEMP/azure-token\", then capture it with TOKEN=\"$(cat \"$RUNNER_TEMP/azure-token\")\"), or use the action itself (`uses:`), whose outputs are masked first".to_owned(),
+        });
+    }
+    Ok(())
+}
+
 /// `token`'s settings, from the flags with the `AZURE_*` fallbacks.
 fn exchange_config(
     args: &ExchangeArgs,
@@ -306,6 +361,7 @@ fn exchange_config(
         scope: args.scope.clone(),
         authority_host: args.authority_host.clone(),
         timeout_seconds: Some(args.timeout_seconds),
+        allow_events: Some(args.allow_events.join(",")),
     };
     Ok(ExchangeConfig::new(
         inputs,
@@ -346,7 +402,7 @@ fn explain_config(
     let cloud = parse_cloud(Some(&exchange.environment))?;
     let audience = parse_audience(set(exchange.audience.clone()).as_deref(), cloud)?;
     let timeout = parse_timeout(Some(exchange.timeout_seconds))?;
-    let network = Network::from_lookup(&|name| set(env(name)))?;
+    let network = Network::from_lookup(&|name| set(env(name)), timeout)?;
     Ok(ExplainConfig {
         source: SourceConfig {
             id_token: id_token_source(exchange, env)?,

@@ -132,7 +132,9 @@ fn audit_hints(error: &crate::audit::AuditError) -> Vec<String> {
 
 fn exchange_hints(error: &ExchangeError, context: Option<&HintContext<'_>>) -> Vec<String> {
     match error {
-        ExchangeError::IdToken { .. } | ExchangeError::Client(_) => Vec::new(),
+        ExchangeError::IdToken { .. }
+        | ExchangeError::Client(_)
+        | ExchangeError::RiskyEvent(_) => Vec::new(),
         ExchangeError::IdTokenFile { .. } => vec![
             "On Kubernetes, the pod needs the azure.workload.identity/use label and a service account annotated with the client ID, so the token is projected into the pod.".to_owned(),
         ],

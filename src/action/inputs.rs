@@ -94,6 +94,7 @@ impl ActionConfig {
             scope: input("scope"),
             authority_host: input("authority-host"),
             timeout_seconds,
+            allow_events: input("allow-events"),
         };
         let mut action_inputs = None;
         let exchange = ExchangeConfig::new(
@@ -281,7 +282,75 @@ pub fn parse_scopes(text: &str) -> Result<Vec<NamedScope>, ConfigError> {
     Ok(scopes)
 }
 
-/// Checks an `export-env` name: `[A-Za-z_][A-Za-z0-9_]*`, not `NODE_OPTIONS`, not `GITHUB_*`/`RUNNER_*`.
+/// Names `export-env` refuses (letter case ignored), each with why: the runner, the shell or a
+/// language runtime interprets them, so the token would go to GitHub's services, replace the
+/// search path, or be loaded as code by every later step.
+const EXPORT_ENV_REFUSED: &[(&str, &str)] = &[
+    (
+        "NODE_OPTIONS",
+        "the runner refuses to set NODE_OPTIONS through GITHUB_ENV",
+    ),
+    (
+        "PATH",
+        "later steps would look for every program in the token",
+    ),
+    (
+        "BASH_ENV",
+        "bash would run the token as a script in every later `run:` step",
+    ),
+    (
+        "ENV",
+        "sh would run the token as a script in every later `run:` step",
+    ),
+    (
+        "JAVA_TOOL_OPTIONS",
+        "every Java process of later steps would read the token as its options",
+    ),
+    (
+        "PYTHONPATH",
+        "every Python process of later steps would import from the token",
+    ),
+    (
+        "PYTHONSTARTUP",
+        "interactive Python would run the token as a script",
+    ),
+    (
+        "PERL5OPT",
+        "every Perl process of later steps would read the token as its options",
+    ),
+    (
+        "RUBYOPT",
+        "every Ruby process of later steps would read the token as its options",
+    ),
+];
+
+/// Prefixes `export-env` refuses (letter case ignored), each with why.
+const EXPORT_ENV_REFUSED_PREFIXES: &[(&str, &str)] = &[
+    (
+        "ACTIONS_",
+        "ACTIONS_* variables are the runner's own (ACTIONS_ID_TOKEN_REQUEST_TOKEN, ACTIONS_RUNTIME_TOKEN): actions send them to GitHub's services, so the Azure token would go there",
+    ),
+    (
+        "GITHUB_",
+        "GITHUB_* variables cannot be overwritten by a step",
+    ),
+    (
+        "RUNNER_",
+        "RUNNER_* variables cannot be overwritten by a step",
+    ),
+    (
+        "LD_",
+        "the dynamic loader reads LD_* variables (LD_PRELOAD, LD_LIBRARY_PATH) in every later process",
+    ),
+    (
+        "DYLD_",
+        "the macOS loader reads DYLD_* variables in every later process",
+    ),
+];
+
+/// Checks an `export-env` name: `[A-Za-z_][A-Za-z0-9_]*`, and none that the runner, the shell or a
+/// loader interprets ([`EXPORT_ENV_REFUSED`], [`EXPORT_ENV_REFUSED_PREFIXES`]; letter case ignored,
+/// as the runner compares `NODE_OPTIONS`).
 pub fn check_env_name(name: &str) -> Result<(), ConfigError> {
     let invalid = |problem: &str| ConfigError::Invalid {
         input: "export-env",
@@ -298,17 +367,20 @@ pub fn check_env_name(name: &str) -> Result<(), ConfigError> {
         ));
     }
     let upper = name.to_ascii_uppercase();
-    if upper == "NODE_OPTIONS" {
-        return Err(invalid(
-            "the runner refuses to set NODE_OPTIONS through GITHUB_ENV; pick another name",
-        ));
+    let reason = EXPORT_ENV_REFUSED
+        .iter()
+        .find(|(refused, _)| upper == *refused)
+        .or_else(|| {
+            EXPORT_ENV_REFUSED_PREFIXES
+                .iter()
+                .find(|(prefix, _)| upper.starts_with(prefix))
+        });
+    match reason {
+        Some((_, why)) => Err(invalid(&format!(
+            "{why}; pick another name, e.g. AZURE_ACCESS_TOKEN"
+        ))),
+        None => Ok(()),
     }
-    if upper.starts_with("GITHUB_") || upper.starts_with("RUNNER_") {
-        return Err(invalid(
-            "GITHUB_* and RUNNER_* variables cannot be overwritten by a step; pick another name",
-        ));
-    }
-    Ok(())
 }
 
 fn parse_bool(input: &'static str, value: &str) -> Result<bool, ConfigError> {

@@ -154,6 +154,16 @@ enum Failure {
     Status(Response),
 }
 
+/// What an attempt saw, for the retry loop's final message (no body, no URL query).
+impl std::fmt::Display for Failure {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Http(error) => write!(f, "{error}"),
+            Self::Status(response) => write!(f, "HTTP {}", response.status),
+        }
+    }
+}
+
 impl Reader<'_> {
     /// One GET, retried on 408/429/5xx and network trouble within the deadline; any final status
     /// is returned for the caller to judge.

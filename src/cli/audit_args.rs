@@ -95,7 +95,7 @@ pub(super) fn audit_config(
         None => None,
     };
     let timeout = parse_timeout(Some(args.exchange.timeout_seconds))?;
-    let network = Network::from_lookup(&|name| set(env(name)))?;
+    let network = Network::from_lookup(&|name| set(env(name)), timeout)?;
     let access_token = match &args.access_token_file {
         Some(path) => {
             let text = zeroize::Zeroizing::new(read("--access-token-file", path)?);
@@ -128,6 +128,7 @@ pub(super) fn audit_config(
                 ),
                 authority_host: args.exchange.authority_host.clone(),
                 timeout_seconds: Some(args.exchange.timeout_seconds),
+                allow_events: Some(args.exchange.allow_events.join(",")),
             };
             AccessToken::Exchange(Box::new(ExchangeConfig::new(
                 inputs,

@@ -172,7 +172,16 @@ fn token_raw_from_a_gitlab_style_env_var() {
 fn token_from_the_github_runner_masks_inside_actions() {
     let emulator = emulator();
     let flags = exchange_flags(&emulator);
-    let mut args = vec!["token", "--scope", "https://vault.azure.net"];
+    // Inside Actions the token goes to a file (stdout is refused there: tests/integration/hardening.rs).
+    let out = tempfile::tempdir().unwrap();
+    let file = out.path().join("azure-token");
+    let mut args = vec![
+        "token",
+        "--scope",
+        "https://vault.azure.net",
+        "--output",
+        file.to_str().unwrap(),
+    ];
     args.extend(flags.iter().map(String::as_str));
     let outcome = cli(
         &emulator,
@@ -185,6 +194,7 @@ fn token_from_the_github_runner_masks_inside_actions() {
     );
     assert_eq!(outcome.code, Some(0), "{}", outcome.stderr);
     let access = &emulator.issued_access_tokens()[0];
+    assert_eq!(&std::fs::read_to_string(&file).unwrap(), access);
     assert!(
         outcome.stderr.contains(&format!("::add-mask::{access}")),
         "{}",

@@ -15,6 +15,7 @@ mod container;
 mod contract;
 mod cookbook;
 mod credentials;
+mod hardening;
 mod native;
 mod properties;
 mod readme;

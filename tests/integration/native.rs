@@ -182,12 +182,11 @@ impl<'a> Composite<'a> {
             step.env
                 .insert("CURL_CA_BUNDLE".into(), file.display().to_string());
         }
+        // The runner sets GITHUB_ACTION_PATH for a composite action's steps.
         let action_path = Path::new(REPO).join("native").display().to_string();
-        let run = run_step["run"]
-            .as_str()
-            .unwrap()
-            .replace("${{ github.action_path }}", &action_path);
-        assert!(!run.contains("${{"), "unexpected expression in run: {run}");
+        step.env.insert("GITHUB_ACTION_PATH".into(), action_path);
+        let run = run_step["run"].as_str().unwrap().to_owned();
+        assert!(!run.contains("${{"), "an expression pasted into run: {run}");
         Self { step, run }
     }
 
@@ -357,7 +356,7 @@ fn native_action_declares_the_container_actions_inputs_and_outputs() {
         step["run"]
             .as_str()
             .unwrap()
-            .contains("${{ github.action_path }}/install.sh")
+            .contains("\"$GITHUB_ACTION_PATH/install.sh\"")
     );
 }
 

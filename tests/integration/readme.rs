@@ -264,9 +264,12 @@ fn every_curl_in_a_run_step_fails_the_step_when_azure_says_no() {
                 line.contains("--fail-with-body") || line.contains("--fail "),
                 "a curl that does not fail on HTTP errors: {line}"
             );
+            // A pipe *into* curl (`printf … | curl -H @-`, the header on stdin) keeps curl's status
+            // as the pipe's; a pipe after it hides it.
             let bare = unquoted(line).replace("||", "");
+            let after_curl = bare.split_once("curl ").map_or("", |(_, after)| after);
             assert!(
-                !bare.contains('|') || script.contains("pipefail"),
+                !after_curl.contains('|') || script.contains("pipefail"),
                 "a curl in a pipe hides its failure under bash -e: {line}"
             );
             assert!(
@@ -276,6 +279,41 @@ fn every_curl_in_a_run_step_fails_the_step_when_azure_says_no() {
         }
     }
     assert!(curls >= 5, "only {curls} curl calls found in run: steps");
+}
+
+/// A token on a command line is readable by every local process in `/proc/PID/cmdline` for as long
+/// as the command runs: every snippet, example and script we ship hands curl its `Authorization`
+/// header on stdin (`-H @-`) or from a file, never as an argument.
+#[test]
+fn no_shipped_snippet_puts_a_token_on_a_command_line() {
+    let mut texts: Vec<(PathBuf, String)> = pages();
+    for path in files_under(&root().join("examples/workflows"), &["yml", "sh"]) {
+        let text = std::fs::read_to_string(&path).unwrap();
+        texts.push((path, text));
+    }
+    let mut checked = 0;
+    for (path, text) in &texts {
+        for line in text.lines() {
+            let line = line.trim();
+            if !(line.contains("curl") || line.contains("--header") || line.contains("-H ")) {
+                continue;
+            }
+            checked += 1;
+            for form in [
+                "-H \"Authorization",
+                "--header \"Authorization",
+                "-H 'Authorization",
+                "--header 'Authorization",
+            ] {
+                assert!(
+                    !line.contains(form),
+                    "{}: a token on curl's command line: {line}",
+                    path.display()
+                );
+            }
+        }
+    }
+    assert!(checked >= 5, "only {checked} curl lines found");
 }
 
 /// The README may not grow back into a manual: details go to docs/.
