@@ -14,6 +14,7 @@ mod container;
 mod contract;
 mod cookbook;
 mod credentials;
+mod installer;
 mod native;
 mod properties;
 mod readme;

@@ -31,8 +31,8 @@ const ACTION: &str = include_str!("../../action.yml");
 const NATIVE: &str = include_str!("../../native/action.yml");
 const REPO: &str = env!("CARGO_MANIFEST_DIR");
 /// Where the fake release lives on the file server, as on github.com.
-const RELEASE_PATH: &str = "/octo-org/azure-oidc-token/releases/download/v0.1.0";
-const PIN_PREFIX: &str = "AZURE_OIDC_TOKEN_SHA256_";
+pub(crate) const RELEASE_PATH: &str = "/octo-org/azure-oidc-token/releases/download/v0.1.0";
+pub(crate) const PIN_PREFIX: &str = "AZURE_OIDC_TOKEN_SHA256_";
 
 fn yaml(text: &str) -> Yaml {
     YamlLoader::load_from_str(text).unwrap().remove(0)
@@ -59,7 +59,7 @@ fn input_var(name: &str) -> String {
 }
 
 /// This machine's runner values and asset: (RUNNER_ARCH, asset name, pin variable).
-fn platform() -> (&'static str, &'static str, String) {
+pub(crate) fn platform() -> (&'static str, &'static str, String) {
     match std::env::consts::ARCH {
         "x86_64" => (
             "X64",
@@ -76,7 +76,7 @@ fn platform() -> (&'static str, &'static str, String) {
 }
 
 /// A fake release: `asset` redirects (as GitHub does) to an object served as `serve`.
-fn release(asset: &str, serve: Serve) -> FileServer {
+pub(crate) fn release(asset: &str, serve: Serve) -> FileServer {
     FileServer::start(vec![
         (
             format!("{RELEASE_PATH}/{asset}"),
@@ -88,7 +88,7 @@ fn release(asset: &str, serve: Serve) -> FileServer {
 }
 
 /// The `with:` of a workflow step using either action: the emulator's tenant and app, plus `extra`.
-fn with(emulator: &Emulator, extra: &[(&str, &str)]) -> BTreeMap<String, String> {
+pub(crate) fn with(emulator: &Emulator, extra: &[(&str, &str)]) -> BTreeMap<String, String> {
     let mut with = BTreeMap::from([
         ("client-id".to_owned(), emulator.client_id()),
         ("tenant-id".to_owned(), emulator.tenant_id()),
@@ -133,13 +133,13 @@ fn container_step<'a>(emulator: &'a Emulator, with: &BTreeMap<String, String>) -
 /// `with`, defaults of native/action.yml), then `pins` over it (what a release commit writes), plus the
 /// runner variables the installer reads. `ca` is the release server's CA, trusted through curl's own
 /// CURL_CA_BUNDLE (a runner trusts github.com through the system store).
-struct Composite<'a> {
-    step: Step<'a>,
+pub(crate) struct Composite<'a> {
+    pub(crate) step: Step<'a>,
     run: String,
 }
 
 impl<'a> Composite<'a> {
-    fn new(
+    pub(crate) fn new(
         emulator: &'a Emulator,
         with: &BTreeMap<String, String>,
         pins: &[(&str, String)],
@@ -188,7 +188,7 @@ impl<'a> Composite<'a> {
     }
 
     /// Writes `run:` to a script file and runs it the way the runner runs `shell: bash`.
-    fn run(&self) -> Outcome {
+    pub(crate) fn run(&self) -> Outcome {
         let script = self.step.dir.path().join("tmp").join("step.sh");
         std::fs::write(&script, &self.run).unwrap();
         let mut command = Command::new("bash");
@@ -247,7 +247,7 @@ fn marker_asset(marker: &Path) -> Vec<u8> {
 
 /// Asserts the installer failed cleanly: exit 1, exactly one `::error` line of this action, naming
 /// `names`, nothing in the output files, and no request to GitHub or Entra (nothing ran).
-fn assert_refused(outcome: &Outcome, emulator: &Emulator, names: &[&str]) -> String {
+pub(crate) fn assert_refused(outcome: &Outcome, emulator: &Emulator, names: &[&str]) -> String {
     let line = outcome.assert_failed();
     assert!(
         line.starts_with("native action: "),
