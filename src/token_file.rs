@@ -5,6 +5,11 @@
 //! temporary file in the same directory (created exclusively, 0600), flushed to disk, then renamed
 //! over `FILE`: a reader sees the old file or the complete new one, never a partial token, and a
 //! failed run leaves `FILE` as it was.
+//!
+//! On Windows, where files inherit their directory's ACL, the temporary file is opened without
+//! sharing (nobody else can open it meanwhile) and, before the token is written, given a protected
+//! DACL with one entry: full access for the user the process runs as. No inherited entries, so not
+//! even Administrators or SYSTEM are granted read access by the ACL; the rename keeps it.
 
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, Write as _};
@@ -101,8 +106,75 @@ fn create_private(path: &Path) -> io::Result<File> {
         file.set_permissions(fs::Permissions::from_mode(0o600))?;
         Ok(file)
     }
-    #[cfg(not(unix))]
+    #[cfg(windows)]
+    {
+        use std::os::windows::fs::OpenOptionsExt as _;
+        // FILE_GENERIC_WRITE, plus WRITE_DAC to set the DACL through this handle
+        // (https://learn.microsoft.com/en-us/windows/win32/fileio/file-security-and-access-rights);
+        // no sharing, so no other handle to the file exists until it is closed.
+        const FILE_GENERIC_WRITE: u32 = 0x0012_0116;
+        const WRITE_DAC: u32 = 0x0004_0000;
+        options
+            .access_mode(FILE_GENERIC_WRITE | WRITE_DAC)
+            .share_mode(0);
+        let mut file = options.open(path)?;
+        if let Err(error) = restrict_to_current_user(&mut file) {
+            drop(file);
+            let _ = fs::remove_file(path);
+            return Err(error);
+        }
+        Ok(file)
+    }
+    #[cfg(not(any(unix, windows)))]
     {
         options.open(path)
+    }
+}
+
+/// The SDDL of a DACL that only the user with SID `sid` (in string form) is in: `P` protects it
+/// from inheritance, and its one entry allows `FA` (FILE_ALL_ACCESS)
+/// (https://learn.microsoft.com/en-us/windows/win32/secauthz/security-descriptor-string-format).
+#[cfg_attr(not(windows), allow(dead_code))]
+fn owner_only_dacl_sddl(sid: &str) -> String {
+    format!("D:P(A;;FA;;;{sid})")
+}
+
+/// Replaces `file`'s DACL by one that grants the process's user full access and nobody else anything,
+/// protected from inheritance.
+#[cfg(windows)]
+fn restrict_to_current_user(file: &mut File) -> io::Result<()> {
+    use windows_permissions::constants::{SeObjectType, SecurityInformation};
+    use windows_permissions::utilities::current_process_sid;
+    use windows_permissions::wrappers::{ConvertSidToStringSid, SetSecurityInfo};
+    use windows_permissions::{LocalBox, SecurityDescriptor};
+
+    let user = current_process_sid()?;
+    let sid = ConvertSidToStringSid(&user)?;
+    let descriptor: LocalBox<SecurityDescriptor> =
+        owner_only_dacl_sddl(&sid.to_string_lossy()).parse()?;
+    let dacl = descriptor
+        .dacl()
+        .ok_or_else(|| io::Error::other("the owner-only security descriptor has no DACL"))?;
+    SetSecurityInfo(
+        file,
+        SeObjectType::SE_FILE_OBJECT,
+        SecurityInformation::Dacl | SecurityInformation::ProtectedDacl,
+        None,
+        None,
+        Some(dacl),
+        None,
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::owner_only_dacl_sddl;
+
+    #[test]
+    fn the_dacl_is_protected_and_names_only_the_user() {
+        assert_eq!(
+            owner_only_dacl_sddl("S-1-5-21-1-2-3-1001"),
+            "D:P(A;;FA;;;S-1-5-21-1-2-3-1001)"
+        );
     }
 }

@@ -22,3 +22,4 @@ mod recipes;
 mod sdk;
 mod terraform_audience;
 mod token_output;
+mod windows;
