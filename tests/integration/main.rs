@@ -16,6 +16,7 @@ mod cookbook;
 mod credentials;
 mod installer;
 mod native;
+mod native_contract;
 mod properties;
 mod readme;
 mod recipes;

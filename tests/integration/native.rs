@@ -119,7 +119,10 @@ fn bare_step(emulator: &Emulator) -> Step<'_> {
 
 /// The step as the runner starts the container action: an `INPUT_*` variable for every input of
 /// action.yml, defaults included.
-fn container_step<'a>(emulator: &'a Emulator, with: &BTreeMap<String, String>) -> Step<'a> {
+pub(crate) fn container_step<'a>(
+    emulator: &'a Emulator,
+    with: &BTreeMap<String, String>,
+) -> Step<'a> {
     let action = yaml(ACTION);
     let mut step = bare_step(emulator);
     for (name, _) in entries(&action["inputs"]) {
@@ -224,7 +227,7 @@ fn composite_outputs(step_outputs: &BTreeMap<String, String>) -> BTreeMap<String
 /// The binary under test as a release asset: debug info stripped (`strip`, from binutils, which the
 /// Rust toolchain's linker needs anyway), since the unoptimised build is larger than the installer's
 /// size cap; the code is the same.
-fn stripped_binary() -> Vec<u8> {
+pub(crate) fn stripped_binary() -> Vec<u8> {
     let dir = tempfile::tempdir().unwrap();
     let copy = dir.path().join("azure-oidc-token");
     let status = Command::new("strip")
