@@ -7,7 +7,8 @@
 //! - refusals (bad input, before any request) and an Entra error: one `::error` line, exit 1,
 //!   nothing written to the runner's files;
 //! - `token` (JSON on stdout) and `token --output`: the file holds exactly the token, written through
-//!   the Windows code that gives it an owner-only DACL (which Wine does not store: see that test).
+//!   the Windows code that gives it an owner-only DACL (which Wine does not store: see that test); a
+//!   later run replaces it, a failed one leaves it as it was and no temporary file behind.
 //!
 //! What it needs, which `.ci/run` provides: `AZURE_OIDC_TOKEN_WINDOWS_EXE`, the Windows build, with
 //! `bcryptprimitives.dll` next to it (tests/wine/bcryptprimitives.c: Wine 8 lacks the `ProcessPrng`
@@ -372,4 +373,65 @@ fn windows_build_token_output_writes_the_file_through_the_acl_code() {
     // success with the mode unchanged. What runs here is the Windows code path itself (the process's
     // user SID, the descriptor from SDDL, SetSecurityInfo on the handle), which must succeed for
     // the token to be written; the DACL's content is checked by src/token_file.rs's unit test.
+}
+
+#[test]
+fn windows_build_token_output_replaces_a_file_and_a_failure_leaves_it() {
+    let Some(wine) = wine("windows_build_token_output_replaces_a_file_and_a_failure_leaves_it")
+    else {
+        return;
+    };
+    // A later run replaces the file of an earlier one (Windows' rename over an existing file).
+    let emulator = Emulator::start(Config::default()).unwrap();
+    let step = Step::new(&emulator);
+    let file = step.dir.path().join("workspace").join("azure-token");
+    std::fs::write(&file, "the token of an earlier run").unwrap();
+    let windows_file = windows_path(&file.display().to_string());
+    let outcome = run_token(wine, &emulator, &step, &["--output", &windows_file]);
+    assert_eq!(
+        outcome.code,
+        Some(0),
+        "{}{}",
+        outcome.stdout,
+        outcome.stderr
+    );
+    assert_eq!(
+        std::fs::read_to_string(&file).unwrap(),
+        emulator.issued_access_tokens()[0]
+    );
+
+    // A failed exchange writes nothing: the file is as it was, and no temporary file is left.
+    let failing = Emulator::start(Config::default()).unwrap();
+    failing.script(
+        Hop::Entra,
+        vec![Fault::entra_error(
+            401,
+            "invalid_client",
+            &[7_000_215],
+            "Invalid client secret provided.",
+        )],
+    );
+    let before = std::fs::read_to_string(&file).unwrap();
+    let failing_step = Step::new(&failing);
+    let outcome = run_token(wine, &failing, &failing_step, &["--output", &windows_file]);
+    assert_eq!(
+        outcome.code,
+        Some(1),
+        "{}{}",
+        outcome.stdout,
+        outcome.stderr
+    );
+    assert!(outcome.stderr.contains("7000215"), "{}", outcome.stderr);
+    support::assert_no_secret_in_streams(
+        &support::secrets(&failing),
+        &support::id_tokens(&failing),
+        &outcome,
+        false,
+    );
+    assert_eq!(std::fs::read_to_string(&file).unwrap(), before);
+    let left: Vec<_> = std::fs::read_dir(file.parent().unwrap())
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .collect();
+    assert_eq!(left, [std::ffi::OsString::from("azure-token")]);
 }
