@@ -134,7 +134,7 @@ fn create_private(path: &Path) -> io::Result<File> {
 /// The SDDL of a DACL that only the user with SID `sid` (in string form) is in: `P` protects it
 /// from inheritance, and its one entry allows `FA` (FILE_ALL_ACCESS)
 /// (https://learn.microsoft.com/en-us/windows/win32/secauthz/security-descriptor-string-format).
-#[cfg_attr(not(windows), allow(dead_code))]
+#[cfg(any(windows, test))]
 fn owner_only_dacl_sddl(sid: &str) -> String {
     format!("D:P(A;;FA;;;{sid})")
 }
