@@ -1,8 +1,8 @@
 //! The native action's installer (`native/install.sh`) where runners differ from this machine.
 //!
 //! - A hosted runner's environment: a hundred-odd variables, some of several KB, more than 70 KB in
-//!   all, hyphenated `INPUT_*` names. The installer must pass the inputs on every time: run 100 times
-//!   in a row, so that a failure that happens one run in thirty shows (it did: `env | grep -q` under
+//!   all, hyphenated `INPUT_*` names ([`hosted_runner_env`], around every composite run of the
+//!   installer tests). The installer must pass the inputs on every time: run 100 times in a row, so that a failure that happens one run in thirty shows (it did: `env | grep -q` under
 //!   `pipefail`, where `env` dies of SIGPIPE once `grep` has its match).
 //! - The platform branches, with stand-ins on `PATH` for what those runners have: Git Bash on Windows
 //!   (`uname` → `MINGW64_NT-…`, `cygpath`, `RUNNER_TEMP` with a drive letter, `certutil` without
@@ -38,7 +38,7 @@ fn reporting_asset() -> Vec<u8> {
 /// The variables of a GitHub-hosted Ubuntu runner's job environment (names as the runner images set
 /// them, values of the usual shape), plus what workflows commonly add at job level: a serialised
 /// context of tens of KB, a pull request body of several KB, and hyphenated `INPUT_*` names.
-fn hosted_runner_env() -> Vec<(String, String)> {
+pub(crate) fn hosted_runner_env() -> Vec<(String, String)> {
     const NAMES: &[&str] = &[
         "ACCEPT_EULA",
         "ACTIONS_CACHE_URL",
@@ -186,18 +186,6 @@ fn hosted_runner_env() -> Vec<(String, String)> {
     env
 }
 
-/// The composite's step environment with a hosted runner's variables around it (the step's own
-/// variables, inputs and runner files win over the generated ones).
-fn add_runner_env(composite: &mut Composite<'_>, env: &[(String, String)]) {
-    for (name, value) in env {
-        composite
-            .step
-            .env
-            .entry(name.clone())
-            .or_insert_with(|| value.clone());
-    }
-}
-
 #[test]
 fn installer_passes_the_inputs_on_in_a_hosted_runner_sized_environment() {
     let emulator = Emulator::start(Config::default()).unwrap();
@@ -211,13 +199,13 @@ fn installer_passes_the_inputs_on_in_a_hosted_runner_sized_environment() {
         ),
         (pin_var.as_str(), sha256_hex(&bytes)),
     ];
-    let mut composite = Composite::new(
+    // Composite::new puts the hosted runner's environment around the step.
+    let composite = Composite::new(
         &emulator,
         &with(&emulator, &[("timeout-seconds", "45")]),
         &pins,
         Some(server.ca_pem()),
     );
-    add_runner_env(&mut composite, &hosted_runner_env());
     let env = &composite.step.env;
     let total: usize = env.iter().map(|(k, v)| k.len() + v.len() + 2).sum();
     let large = env.values().filter(|v| v.len() >= 2_000).count();

@@ -2,8 +2,8 @@
 //!
 //! - The composite declares the container action's inputs and outputs word for word, passes every
 //!   input as the `INPUT_*` variable the container gets, and hands on every output of its run step.
-//! - Run as the runner would run the composite (its step environment evaluated from the YAML, its
-//!   `run:` line through `bash --noprofile --norc -eo pipefail`), the installer downloads the real
+//! - Run as the runner would run the composite (its step environment evaluated from the YAML, inside
+//!   a hosted runner's job environment, its `run:` line through `bash --noprofile --norc -eo pipefail`), the installer downloads the real
 //!   binary from a fake release on a local HTTPS server (CA generated at test time), checks it and runs
 //!   it against the emulator: a later step sees the same outputs as after the container action.
 //! - A wrong checksum, a 404, a cut or oversized download, a redirect to http://, an untrusted CA, a
@@ -175,6 +175,10 @@ impl<'a> Composite<'a> {
         step.env.insert("RUNNER_TEMP".into(), tmp);
         step.env
             .insert("PATH".into(), std::env::var("PATH").unwrap_or_default());
+        // Around the step, a hosted runner's job environment: > 70 KB, hyphenated INPUT_* names.
+        for (name, value) in crate::installer::hosted_runner_env() {
+            step.env.entry(name).or_insert(value);
+        }
         if let Some(ca) = ca {
             let file = step.dir.path().join("release-ca.pem");
             std::fs::write(&file, ca).unwrap();
