@@ -139,19 +139,26 @@ fn owner_only_dacl_sddl(sid: &str) -> String {
     format!("D:P(A;;FA;;;{sid})")
 }
 
-/// Replaces `file`'s DACL by one that grants the process's user full access and nobody else anything,
+/// A security descriptor whose DACL grants the process's user full access and nobody else anything,
 /// protected from inheritance.
 #[cfg(windows)]
-fn restrict_to_current_user(file: &mut File) -> io::Result<()> {
-    use windows_permissions::constants::{SeObjectType, SecurityInformation};
+fn owner_only_descriptor()
+-> io::Result<windows_permissions::LocalBox<windows_permissions::SecurityDescriptor>> {
     use windows_permissions::utilities::current_process_sid;
-    use windows_permissions::wrappers::{ConvertSidToStringSid, SetSecurityInfo};
-    use windows_permissions::{LocalBox, SecurityDescriptor};
+    use windows_permissions::wrappers::ConvertSidToStringSid;
 
     let user = current_process_sid()?;
     let sid = ConvertSidToStringSid(&user)?;
-    let descriptor: LocalBox<SecurityDescriptor> =
-        owner_only_dacl_sddl(&sid.to_string_lossy()).parse()?;
+    owner_only_dacl_sddl(&sid.to_string_lossy()).parse()
+}
+
+/// Replaces `file`'s DACL by the one of [`owner_only_descriptor`].
+#[cfg(windows)]
+fn restrict_to_current_user(file: &mut File) -> io::Result<()> {
+    use windows_permissions::constants::{SeObjectType, SecurityInformation};
+    use windows_permissions::wrappers::SetSecurityInfo;
+
+    let descriptor = owner_only_descriptor()?;
     let dacl = descriptor
         .dacl()
         .ok_or_else(|| io::Error::other("the owner-only security descriptor has no DACL"))?;
@@ -176,5 +183,53 @@ mod tests {
             owner_only_dacl_sddl("S-1-5-21-1-2-3-1001"),
             "D:P(A;;FA;;;S-1-5-21-1-2-3-1001)"
         );
+    }
+
+    /// The descriptor as the Windows API reads it (run under Wine in CI: `.ci/run` runs the library's
+    /// tests for x86_64-pc-windows-gnu): protected, one entry, an allow of FILE_ALL_ACCESS for the
+    /// process's own user, nothing inheritable.
+    #[cfg(windows)]
+    #[test]
+    fn the_descriptor_allows_the_process_user_alone() {
+        use windows_permissions::constants::{AccessRights, AceFlags, AceType};
+        use windows_permissions::utilities::current_process_sid;
+
+        let descriptor = super::owner_only_descriptor().expect("descriptor");
+        let dacl = descriptor.dacl().expect("a DACL");
+        assert_eq!(dacl.len(), 1, "one entry");
+        let ace = dacl.get_ace(0).expect("the entry");
+        assert_eq!(ace.ace_type(), AceType::ACCESS_ALLOWED_ACE_TYPE);
+        assert_eq!(
+            ace.flags(),
+            AceFlags::empty(),
+            "neither inherited nor inheritable"
+        );
+        // FILE_ALL_ACCESS: STANDARD_RIGHTS_REQUIRED | SYNCHRONIZE | 0x1FF.
+        assert_eq!(ace.mask(), AccessRights::from_bits_truncate(0x001F_01FF));
+        let user = current_process_sid().expect("the process's user");
+        assert_eq!(ace.sid(), Some(&*user));
+        let sddl = descriptor.as_sddl().expect("SDDL");
+        assert!(
+            sddl.to_string_lossy().contains("D:P("),
+            "protected: {sddl:?}"
+        );
+    }
+
+    /// `write` on Windows: the token file holds exactly the token, and no temporary file is left.
+    #[cfg(windows)]
+    #[test]
+    fn write_leaves_the_token_and_nothing_else() {
+        let dir =
+            std::env::temp_dir().join(format!("token-file-{}", uuid::Uuid::new_v4().simple()));
+        std::fs::create_dir(&dir).expect("temp dir");
+        let file = dir.join("token");
+        super::write(&file, "header.payload.signature").expect("written");
+        super::write(&file, "a.second.token").expect("replaced");
+        assert_eq!(
+            std::fs::read_to_string(&file).expect("read"),
+            "a.second.token"
+        );
+        assert_eq!(std::fs::read_dir(&dir).expect("dir").count(), 1);
+        std::fs::remove_dir_all(&dir).expect("cleanup");
     }
 }

@@ -372,7 +372,8 @@ fn windows_build_token_output_writes_the_file_through_the_acl_code() {
     // sd_to_mode and the mode-based descriptor), and its SetSecurityInfo on a file handle returns
     // success with the mode unchanged. What runs here is the Windows code path itself (the process's
     // user SID, the descriptor from SDDL, SetSecurityInfo on the handle), which must succeed for
-    // the token to be written; the DACL's content is checked by src/token_file.rs's unit test.
+    // the token to be written; the descriptor applied is read back by src/token_file.rs's unit
+    // tests, which .ci/run also runs under Wine.
 }
 
 #[test]
