@@ -12,13 +12,13 @@
 //!
 //! What it needs, which `.ci/run` provides: `AZURE_OIDC_TOKEN_WINDOWS_EXE`, the Windows build, with
 //! `bcryptprimitives.dll` next to it (tests/wine/bcryptprimitives.c: Wine 8 lacks the `ProcessPrng`
-//! that Rust's standard library calls); Wine (`WINE`, else `wine64` or
-//! `wine` on PATH, else Debian's /usr/lib/wine/wine64); `WINEPREFIX`, an initialised prefix (optional:
-//! Wine's default otherwise). Without them the tests are skipped, and fail under `CI=true`.
+//! that Rust's standard library calls); Wine (`WINE`, else `wine64` or `wine` on PATH, else Debian's
+//! /usr/lib/wine/wine64); `WINEPREFIX`, an initialised prefix (optional: Wine's default otherwise).
+//! Without them the tests are skipped, and fail under `CI=true`.
 //!
-//! What Wine is not: Windows. It runs the same machine code and Win32 calls, but Wine's own
-//! implementation of them (its TLS is not used: rustls; its file security is stored by Wine). The
-//! release's msvc build and a real Windows runner are not tested here (docs/native.md).
+//! What Wine is not: Windows. It runs the same machine code and Win32 calls, but with Wine's own
+//! implementation of them (file security, for one, is mapped onto Unix mode bits). The release's
+//! msvc build and a real Windows runner are not tested here (docs/native.md).
 
 #![cfg(target_os = "linux")]
 
