@@ -31,7 +31,10 @@ fail() {
 
 # The binary reads INPUT_CLIENT-ID and the like. bash passes such names (not valid shell identifiers) on
 # to the programs it starts; some shells drop them. Check that they arrive rather than run without inputs.
-if ! env | grep -q '^INPUT_TIMEOUT-SECONDS='; then
+# Not `env | grep -q`: under pipefail, once grep has its match and exits, env (still writing a large
+# environment, as on hosted runners) dies of SIGPIPE and the pipeline fails. grep reads env's output
+# through a process substitution instead, whose status does not count.
+if ! grep -q '^INPUT_TIMEOUT-SECONDS=' < <(env); then
   fail "the inputs did not reach the installer: a shell on the way dropped the variables named like INPUT_TIMEOUT-SECONDS (not valid shell identifiers), so the binary would run without its inputs. Start this script from GNU bash (shell: bash), which passes such names on, or use the container action."
 fi
 
@@ -48,9 +51,29 @@ case "$release_url" in
   *) fail "AZURE_OIDC_TOKEN_RELEASE_URL must be an https:// URL (got '$release_url')." ;;
 esac
 
-# The asset for this runner: as release.yml names them.
+# The asset for this runner: as release.yml names them. The runner sets RUNNER_OS and RUNNER_ARCH;
+# run by hand outside a runner, uname says the same in its own words.
 os=${RUNNER_OS:-}
+platform="RUNNER_OS=${RUNNER_OS:-} RUNNER_ARCH=${RUNNER_ARCH:-}"
+if [ -z "$os" ]; then
+  os=$(uname -s 2>/dev/null || true)
+  case "$os" in
+    Linux) os=Linux ;;
+    Darwin) os=macOS ;;
+    MINGW* | MSYS* | CYGWIN*) os=Windows ;;
+  esac
+fi
 arch=${RUNNER_ARCH:-}
+if [ -z "$arch" ]; then
+  arch=$(uname -m 2>/dev/null || true)
+  case "$arch" in
+    x86_64 | amd64) arch=X64 ;;
+    aarch64 | arm64) arch=ARM64 ;;
+  esac
+fi
+if [ -z "${RUNNER_OS:-}" ] || [ -z "${RUNNER_ARCH:-}" ]; then
+  platform="$platform (uname: $(uname -s 2>/dev/null || true) $(uname -m 2>/dev/null || true))"
+fi
 case "$os/$arch" in
   Linux/X64) key=LINUX_X64 asset=azure-oidc-token-linux-x64 ;;
   Linux/ARM64) key=LINUX_ARM64 asset=azure-oidc-token-linux-arm64 ;;
@@ -58,7 +81,7 @@ case "$os/$arch" in
   macOS/ARM64) key=MACOS_ARM64 asset=azure-oidc-token-macos-arm64 ;;
   Windows/X64) key=WINDOWS_X64 asset=azure-oidc-token-windows-x64.exe ;;
   *)
-    fail "no release binary for RUNNER_OS=$os RUNNER_ARCH=$arch. Binaries exist for Linux X64/ARM64, macOS X64/ARM64 and Windows X64; elsewhere use the container action (Linux with Docker)."
+    fail "no release binary for $platform. Binaries exist for Linux X64/ARM64, macOS X64/ARM64 and Windows X64; elsewhere use the container action (Linux with Docker)."
     ;;
 esac
 pinned_var=AZURE_OIDC_TOKEN_SHA256_$key

@@ -2,8 +2,8 @@
 //!
 //! - The composite declares the container action's inputs and outputs word for word, passes every
 //!   input as the `INPUT_*` variable the container gets, and hands on every output of its run step.
-//! - Run as the runner would run the composite (its step environment evaluated from the YAML, its
-//!   `run:` line through `bash --noprofile --norc -eo pipefail`), the installer downloads the real
+//! - Run as the runner would run the composite (its step environment evaluated from the YAML, inside
+//!   a hosted runner's job environment, its `run:` line through `bash --noprofile --norc -eo pipefail`), the installer downloads the real
 //!   binary from a fake release on a local HTTPS server (CA generated at test time), checks it and runs
 //!   it against the emulator: a later step sees the same outputs as after the container action.
 //! - A wrong checksum, a 404, a cut or oversized download, a redirect to http://, an untrusted CA, a
@@ -32,11 +32,11 @@ const NATIVE: &str = include_str!("../../native/action.yml");
 const REPO: &str = env!("CARGO_MANIFEST_DIR");
 /// Where the fake release lives on the file server, as on github.com.
 /// (The tag is the package's version: release.yml refuses a tag that differs from Cargo.toml.)
-const RELEASE_PATH: &str = concat!(
+pub(crate) const RELEASE_PATH: &str = concat!(
     "/octo-org/azure-oidc-token/releases/download/v",
     env!("CARGO_PKG_VERSION")
 );
-const PIN_PREFIX: &str = "AZURE_OIDC_TOKEN_SHA256_";
+pub(crate) const PIN_PREFIX: &str = "AZURE_OIDC_TOKEN_SHA256_";
 
 fn yaml(text: &str) -> Yaml {
     YamlLoader::load_from_str(text).unwrap().remove(0)
@@ -63,7 +63,7 @@ fn input_var(name: &str) -> String {
 }
 
 /// This machine's runner values and asset: (RUNNER_ARCH, asset name, pin variable).
-fn platform() -> (&'static str, &'static str, String) {
+pub(crate) fn platform() -> (&'static str, &'static str, String) {
     match std::env::consts::ARCH {
         "x86_64" => (
             "X64",
@@ -80,7 +80,7 @@ fn platform() -> (&'static str, &'static str, String) {
 }
 
 /// A fake release: `asset` redirects (as GitHub does) to an object served as `serve`.
-fn release(asset: &str, serve: Serve) -> FileServer {
+pub(crate) fn release(asset: &str, serve: Serve) -> FileServer {
     FileServer::start(vec![
         (
             format!("{RELEASE_PATH}/{asset}"),
@@ -92,7 +92,7 @@ fn release(asset: &str, serve: Serve) -> FileServer {
 }
 
 /// The `with:` of a workflow step using either action: the emulator's tenant and app, plus `extra`.
-fn with(emulator: &Emulator, extra: &[(&str, &str)]) -> BTreeMap<String, String> {
+pub(crate) fn with(emulator: &Emulator, extra: &[(&str, &str)]) -> BTreeMap<String, String> {
     let mut with = BTreeMap::from([
         ("client-id".to_owned(), emulator.client_id()),
         ("tenant-id".to_owned(), emulator.tenant_id()),
@@ -123,7 +123,10 @@ fn bare_step(emulator: &Emulator) -> Step<'_> {
 
 /// The step as the runner starts the container action: an `INPUT_*` variable for every input of
 /// action.yml, defaults included.
-fn container_step<'a>(emulator: &'a Emulator, with: &BTreeMap<String, String>) -> Step<'a> {
+pub(crate) fn container_step<'a>(
+    emulator: &'a Emulator,
+    with: &BTreeMap<String, String>,
+) -> Step<'a> {
     let action = yaml(ACTION);
     let mut step = bare_step(emulator);
     for (name, _) in entries(&action["inputs"]) {
@@ -137,13 +140,13 @@ fn container_step<'a>(emulator: &'a Emulator, with: &BTreeMap<String, String>) -
 /// `with`, defaults of native/action.yml), then `pins` over it (what a release commit writes), plus the
 /// runner variables the installer reads. `ca` is the release server's CA, trusted through curl's own
 /// CURL_CA_BUNDLE (a runner trusts github.com through the system store).
-struct Composite<'a> {
-    step: Step<'a>,
+pub(crate) struct Composite<'a> {
+    pub(crate) step: Step<'a>,
     run: String,
 }
 
 impl<'a> Composite<'a> {
-    fn new(
+    pub(crate) fn new(
         emulator: &'a Emulator,
         with: &BTreeMap<String, String>,
         pins: &[(&str, String)],
@@ -176,6 +179,10 @@ impl<'a> Composite<'a> {
         step.env.insert("RUNNER_TEMP".into(), tmp);
         step.env
             .insert("PATH".into(), std::env::var("PATH").unwrap_or_default());
+        // Around the step, a hosted runner's job environment: > 70 KB, hyphenated INPUT_* names.
+        for (name, value) in crate::installer::hosted_runner_env() {
+            step.env.entry(name).or_insert(value);
+        }
         if let Some(ca) = ca {
             let file = step.dir.path().join("release-ca.pem");
             std::fs::write(&file, ca).unwrap();
@@ -191,7 +198,7 @@ impl<'a> Composite<'a> {
     }
 
     /// Writes `run:` to a script file and runs it the way the runner runs `shell: bash`.
-    fn run(&self) -> Outcome {
+    pub(crate) fn run(&self) -> Outcome {
         let script = self.step.dir.path().join("tmp").join("step.sh");
         std::fs::write(&script, &self.run).unwrap();
         let mut command = Command::new("bash");
@@ -227,7 +234,7 @@ fn composite_outputs(step_outputs: &BTreeMap<String, String>) -> BTreeMap<String
 /// The binary under test as a release asset: debug info stripped (`strip`, from binutils, which the
 /// Rust toolchain's linker needs anyway), since the unoptimised build is larger than the installer's
 /// size cap; the code is the same.
-fn stripped_binary() -> Vec<u8> {
+pub(crate) fn stripped_binary() -> Vec<u8> {
     let dir = tempfile::tempdir().unwrap();
     let copy = dir.path().join("azure-oidc-token");
     let status = Command::new("strip")
@@ -250,7 +257,7 @@ fn marker_asset(marker: &Path) -> Vec<u8> {
 
 /// Asserts the installer failed cleanly: exit 1, exactly one `::error` line of this action, naming
 /// `names`, nothing in the output files, and no request to GitHub or Entra (nothing ran).
-fn assert_refused(outcome: &Outcome, emulator: &Emulator, names: &[&str]) -> String {
+pub(crate) fn assert_refused(outcome: &Outcome, emulator: &Emulator, names: &[&str]) -> String {
     let line = outcome.assert_failed();
     assert!(
         line.starts_with("native action: "),
