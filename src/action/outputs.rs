@@ -250,6 +250,9 @@ pub fn write_summary(path: &Path, markdown: &str) -> io::Result<()> {
 }
 
 #[cfg(test)]
+mod output_tests;
+
+#[cfg(test)]
 mod tests {
     use super::*;
 

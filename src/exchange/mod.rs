@@ -408,3 +408,6 @@ pub fn host_of(url: &reqwest::Url) -> String {
 fn seconds(wait: Duration) -> String {
     format!("{:.1} s", wait.as_secs_f64())
 }
+
+#[cfg(test)]
+mod session_tests;

@@ -152,14 +152,20 @@ pub fn templated_subject(
                     _ => None,
                 };
                 let value = derived.ok_or_else(|| {
+                    // The context flags exclude each other: with one given, a value only another
+                    // one could give comes from --claim.
+                    let exclusive = "(--environment, --branch, --tag and --pull-request exclude each other)";
                     missing(
                         key,
-                        &match other {
-                            "repository_owner_id" => "--owner-id".to_owned(),
-                            "repository_id" => "--repository-id".to_owned(),
-                            "environment" => "--environment NAME (GitHub then requires the job to use an environment)".to_owned(),
-                            "ref" | "ref_type" => "--branch or --tag".to_owned(),
-                            "job_workflow_ref" => "--job-workflow-ref OWNER/REPO/.github/workflows/FILE.yml@REF".to_owned(),
+                        &match (other, values.entity) {
+                            ("repository_owner_id", _) => "--owner-id".to_owned(),
+                            ("repository_id", _) => "--repository-id".to_owned(),
+                            ("environment", None) => "--environment NAME (GitHub then requires the job to use an environment)".to_owned(),
+                            ("environment", Some(_)) => format!("--claim environment=NAME {exclusive}; GitHub then requires the job to use an environment"),
+                            ("ref" | "ref_type", None) => "--branch or --tag".to_owned(),
+                            ("ref", Some(_)) => format!("--claim ref=REF, e.g. ref=refs/heads/main {exclusive}"),
+                            ("ref_type", Some(_)) => format!("--claim ref_type=branch or ref_type=tag {exclusive}"),
+                            ("job_workflow_ref", _) => "--job-workflow-ref OWNER/REPO/.github/workflows/FILE.yml@REF".to_owned(),
                             _ => format!("--claim {other}=VALUE"),
                         },
                     )
@@ -243,3 +249,6 @@ pub fn presented_form_note(presented: &str) -> Option<String> {
         )),
     }
 }
+
+#[cfg(test)]
+mod tests;

@@ -204,3 +204,85 @@ fn output_and_raw_are_exclusive() {
     assert_eq!(total_requests(&emulator), 0);
     assert!(!file.exists());
 }
+
+// ---------------------------------------------------------------------------------------------
+// The writer itself, in-process (fast: what mutation testing runs on `src/token_file.rs`).
+
+mod writer {
+    use super::{entries, mode};
+
+    use std::path::{Path, PathBuf};
+
+    use azure_oidc_token::token_file::{TokenFileError, check, write};
+
+    #[test]
+    fn check_accepts_a_file_in_an_existing_directory_only() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        check(&dir.path().join("token")).expect("an existing directory");
+        // A bare name is written in the working directory, which exists.
+        check(Path::new("token")).expect("the working directory");
+        let missing = dir.path().join("absent").join("token");
+        match check(&missing) {
+            Err(TokenFileError::NoDirectory { path, dir: parent }) => {
+                assert_eq!(path, missing);
+                assert_eq!(parent, dir.path().join("absent"));
+            }
+            other => panic!("expected NoDirectory, got {other:?}"),
+        }
+        // A file is no directory.
+        let file = dir.path().join("file");
+        std::fs::write(&file, "x").expect("write");
+        assert!(matches!(
+            check(&file.join("token")),
+            Err(TokenFileError::NoDirectory { .. })
+        ));
+        for no_file in ["", "/", "a/.."] {
+            match check(Path::new(no_file)) {
+                Err(TokenFileError::NotAFile(path)) => assert_eq!(path, PathBuf::from(no_file)),
+                other => panic!("{no_file:?}: expected NotAFile, got {other:?}"),
+            }
+        }
+    }
+
+    #[test]
+    fn write_replaces_the_file_with_exactly_the_token_mode_0600() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("token");
+        std::fs::write(&path, "old token, world-readable").expect("seed");
+        std::fs::set_permissions(&path, std::os::unix::fs::PermissionsExt::from_mode(0o644))
+            .expect("chmod");
+        write(&path, "header.payload.signature").expect("written");
+        assert_eq!(
+            std::fs::read_to_string(&path).expect("read"),
+            "header.payload.signature"
+        );
+        assert_eq!(mode(&path), 0o600);
+        assert_eq!(entries(dir.path()), ["token"], "no temporary file left");
+    }
+
+    #[test]
+    fn a_failed_write_names_the_path_and_leaves_nothing() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let missing = dir.path().join("absent").join("token");
+        match write(&missing, "t") {
+            Err(TokenFileError::Write { path, .. }) => assert_eq!(path, missing),
+            other => panic!("expected a write error, got {other:?}"),
+        }
+        // The rename fails (a directory is in the way): the temporary file is removed.
+        let taken = dir.path().join("taken");
+        std::fs::create_dir(&taken).expect("mkdir");
+        std::fs::write(taken.join("inside"), "x").expect("write");
+        let error = write(&taken, "secret-token").expect_err("a directory is in the way");
+        assert!(
+            error.to_string().starts_with(&format!(
+                "--output {taken:?}: cannot write the token file ("
+            )),
+            "{error}"
+        );
+        assert_eq!(entries(dir.path()), ["taken"]);
+        assert!(matches!(
+            write(Path::new("/"), "t"),
+            Err(TokenFileError::NotAFile(_))
+        ));
+    }
+}

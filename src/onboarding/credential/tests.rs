@@ -332,3 +332,217 @@ fn the_several_credentials_note_only_for_json_with_more_than_one() {
     assert!(several(notes(&two, Format::Json)));
     assert!(!several(notes(&two, Format::Az)));
 }
+
+// ---------------------------------------------------------------------------------------------
+// Every check of `credentials` and every command string, pinned (mutation testing: issue 22).
+
+fn refused_with(request: &Request) -> FicError {
+    credentials(request).expect_err("refused")
+}
+
+#[test]
+fn repository_issuer_and_name_are_checked_before_anything_else() {
+    let main = || request(Entity::Branch("main".to_owned()));
+    for bad in [
+        "octo-org",
+        "/octo-repo",
+        "octo-org/",
+        "octo-org/octo-repo/x",
+        "",
+    ] {
+        let mut bad_repository = main();
+        bad_repository.repository = bad.to_owned();
+        assert_eq!(
+            refused_with(&bad_repository),
+            FicError::Repository(bad.to_owned())
+        );
+    }
+    let mut http = main();
+    http.issuer = "http://token.actions.githubusercontent.com".to_owned();
+    assert_eq!(
+        refused_with(&http),
+        FicError::Issuer("http://token.actions.githubusercontent.com".to_owned())
+    );
+    // A trailing `/` is dropped, as Entra compares issuers exactly.
+    let mut slash = main();
+    slash.issuer = format!("{GITHUB_ISSUER}/");
+    assert_eq!(credentials(&slash).expect("ok")[0].issuer, GITHUB_ISSUER);
+    // A valid --name is used as given; an invalid one is refused.
+    let mut named = main();
+    named.name = Some("deploy-main".to_owned());
+    assert_eq!(credentials(&named).expect("ok")[0].name, "deploy-main");
+    named.name = Some("no".to_owned());
+    assert_eq!(refused_with(&named), FicError::Name("no".to_owned()));
+}
+
+#[test]
+fn the_id_based_credential_needs_both_ids_and_the_repo_key() {
+    let main = || request(Entity::Branch("main".to_owned()));
+    // One ID alone: the name-based credential only (the CLI requires both; the library too).
+    for (owner_id, repository_id) in [(Some(1), None), (None, Some(2))] {
+        let one = Request {
+            owner_id,
+            repository_id,
+            ..main()
+        };
+        let made = credentials(&one).expect("ok");
+        assert_eq!(made.len(), 1);
+        let ghes = Request {
+            issuer: "https://ghes.example/_services/token".to_owned(),
+            ..one
+        };
+        assert_eq!(credentials(&ghes).expect("no ID form asked").len(), 1);
+    }
+    // Both IDs, and `repo` not in the template: the IDs change nothing.
+    let without_repo = Request {
+        owner_id: Some(123_456),
+        repository_id: Some(456_789),
+        claim_keys: Some(vec!["repository_owner".to_owned(), "context".to_owned()]),
+        ..main()
+    };
+    let made = credentials(&without_repo).expect("ok");
+    assert_eq!(made.len(), 1);
+    assert_eq!(
+        made[0].subject.as_deref(),
+        Some("repository_owner:octo-org:ref:refs/heads/main")
+    );
+    // --name: the first as given, the ID-based one with `-id`, both valid or refused.
+    let mut named = Request {
+        owner_id: Some(123_456),
+        repository_id: Some(456_789),
+        name: Some("deploy".to_owned()),
+        ..main()
+    };
+    let names: Vec<String> = credentials(&named)
+        .expect("ok")
+        .into_iter()
+        .map(|c| c.name)
+        .collect();
+    assert_eq!(names, ["deploy", "deploy-id"]);
+    named.name = Some("n".repeat(118));
+    assert_eq!(
+        refused_with(&named),
+        FicError::Name(format!("{}-id", "n".repeat(118)))
+    );
+}
+
+#[test]
+fn only_github_com_and_ghec_issue_id_based_subjects() {
+    for (issuer, issues) in [
+        (GITHUB_ISSUER, true),
+        ("https://token.actions.githubusercontent.com/octo-inc", true),
+        ("https://token.actions.octocorp.ghe.com", true),
+        ("https://token.actions.octocorp.ghe.com/octocorp", true),
+        ("https://ghes.example/_services/token", false),
+        // Neither github.com's host nor a GHE.com one: both halves of the rule count.
+        ("https://token.actions.evil.example", false),
+        ("https://octocorp.ghe.com", false),
+        (
+            "https://token.actions.githubusercontent.com.evil.example",
+            false,
+        ),
+    ] {
+        let mut with_ids = request(Entity::Branch("main".to_owned()));
+        with_ids.issuer = issuer.to_owned();
+        with_ids.owner_id = Some(1);
+        with_ids.repository_id = Some(2);
+        let result = credentials(&with_ids);
+        if issues {
+            assert_eq!(result.expect(issuer).len(), 2, "{issuer}");
+        } else {
+            assert_eq!(
+                result.expect_err(issuer),
+                FicError::IdsNotIssued(issuer.to_owned())
+            );
+        }
+    }
+}
+
+#[test]
+fn claim_keys_and_claims_are_checked() {
+    let template = |keys: &[&str]| Request {
+        claim_keys: Some(keys.iter().map(|k| (*k).to_owned()).collect()),
+        ..request(Entity::Branch("main".to_owned()))
+    };
+    for bad in ["", "bad-key", "repo context", "clé"] {
+        assert_eq!(
+            refused_with(&template(&["repo", bad])),
+            FicError::ClaimKey(bad.to_owned())
+        );
+    }
+    let mut good = template(&["repo_property_team_2", "repo"]);
+    good.claims = vec!["repo_property_team_2=a=b".to_owned()];
+    assert_eq!(
+        credentials(&good).expect("ok")[0].subject.as_deref(),
+        Some("repo_property_team_2:a=b:repo:octo-org/octo-repo")
+    );
+    for bad in ["repo_property_team_2", "=x", "repo_property_team_2="] {
+        good.claims = vec![bad.to_owned()];
+        assert_eq!(
+            refused_with(&good),
+            FicError::Claim(bad.to_owned(), "use KEY=VALUE")
+        );
+    }
+    // `context` needs a context flag; a template without it does not.
+    let mut no_context = template(&["repository_owner"]);
+    no_context.entity = None;
+    assert_eq!(
+        credentials(&no_context).expect("ok")[0].subject.as_deref(),
+        Some("repository_owner:octo-org")
+    );
+    let mut context = template(&["repository_owner", "context"]);
+    context.entity = None;
+    assert_eq!(refused_with(&context), FicError::NoEntity);
+}
+
+#[test]
+fn commands_quote_what_the_shell_would_split() {
+    let exact = Credential::new(
+        GITHUB_ISSUER,
+        "repo:o/r:environment:it's",
+        "api://AzureADTokenExchange",
+    );
+    let json = shell_quote(&exact.to_json());
+    assert_eq!(
+        exact.az_app_command(None),
+        format!("az ad app federated-credential create --id \"$APP_ID\" --parameters {json}")
+    );
+    assert_eq!(
+        exact.az_app_command(Some("11111111-2222-4333-8444-555555555555")),
+        format!(
+            "az ad app federated-credential create --id 11111111-2222-4333-8444-555555555555 --parameters {json}"
+        )
+    );
+    assert_eq!(
+        exact.az_app_command(Some("my app")),
+        format!("az ad app federated-credential create --id 'my app' --parameters {json}")
+    );
+    assert_eq!(
+        exact.az_identity_command(),
+        "az identity federated-credential create --name 'github-o-r-environment-it-s' --identity-name \"$IDENTITY_NAME\" --resource-group \"$RESOURCE_GROUP\" --issuer 'https://token.actions.githubusercontent.com' --subject 'repo:o/r:environment:it'\\''s' --audiences 'api://AzureADTokenExchange'"
+    );
+    assert_eq!(exact.audience(), "api://AzureADTokenExchange");
+    assert_eq!(exact.expression(), None);
+
+    let flexible = credentials(&request(Entity::Branch("release/*".to_owned())))
+        .expect("ok")
+        .remove(0);
+    let expression = "claims['sub'] matches 'repo:octo-org/octo-repo:ref:refs/heads/release/*'";
+    assert_eq!(
+        flexible.az_identity_command(),
+        format!(
+            "az identity federated-credential create --name '{}' --identity-name \"$IDENTITY_NAME\" --resource-group \"$RESOURCE_GROUP\" --issuer 'https://token.actions.githubusercontent.com' --claims-matching-expression-value {} --claims-matching-expression-version 1 --audiences 'api://AzureADTokenExchange'",
+            flexible.name,
+            shell_quote(expression)
+        )
+    );
+    assert_eq!(
+        flexible.az_app_command(Some("app")),
+        format!(
+            "az rest --method POST --url \"https://graph.microsoft.com/beta/applications/$(az ad app show --id app --query id --output tsv)/federatedIdentityCredentials\" --headers Content-Type=application/json --body {}",
+            shell_quote(&flexible.to_json())
+        )
+    );
+    assert_eq!(shell_quote("a'b"), "'a'\\''b'");
+    assert_eq!(shell_quote(""), "''");
+}
