@@ -70,6 +70,7 @@ fn config(emulator: &Emulator) -> ExchangeConfig {
         scope: ARM.to_owned(),
         authority_host: Url::parse(&emulator.authority_host()).expect("authority"),
         debug: true,
+        allow_events: Vec::new(),
         source: SourceConfig {
             id_token: IdTokenSource::GitHub(IdTokenRequest {
                 url: Url::parse(&emulator.request_url()).expect("request url"),
@@ -334,9 +335,10 @@ fn a_refused_exchange_names_tenant_scope_ids_and_attempts() {
         )),
         "{text}"
     );
+    // The two 503s before the refusal are said too (what the earlier attempts saw).
     assert!(
         text.ends_with(&format!(
-            " [trace_id {}, correlation_id {}, client-request-id {last_request_id}] (after 3 attempts)",
+            " [trace_id {}, correlation_id {}, client-request-id {last_request_id}] (after 3 attempts; the ones before the last: HTTP 503 with a body that is not Entra's error JSON: emulated status 503)",
             azure_oidc_emulator::SCRIPTED_TRACE_ID,
             azure_oidc_emulator::SCRIPTED_CORRELATION_ID
         )),
@@ -435,14 +437,23 @@ fn messages_name_hosts_waits_and_attempts() {
     assert_eq!(host_of(&url("data:text/plain,x")), "(no host)");
     assert_eq!(seconds(Duration::from_millis(1_500)), "1.5 s");
     assert_eq!(seconds(Duration::from_secs(10)), "10.0 s");
-    assert_eq!(attempts_note(1, None), "");
-    assert_eq!(attempts_note(2, None), " (after 2 attempts)");
+    assert_eq!(attempts_note(1, None, None), "");
+    assert_eq!(attempts_note(2, None, None), " (after 2 attempts)");
     assert_eq!(
-        attempts_note(1, Some(Duration::from_secs(90))),
+        attempts_note(1, None, Some("connection failed (reset)")),
+        "",
+        "a single attempt has no earlier ones"
+    );
+    assert_eq!(
+        attempts_note(5, None, Some("connection failed (reset)")),
+        " (after 5 attempts; the ones before the last: connection failed (reset))"
+    );
+    assert_eq!(
+        attempts_note(1, Some(Duration::from_secs(90)), None),
         "; the server asked to retry after 90 s, beyond the time left in timeout-seconds"
     );
     assert_eq!(
-        attempts_note(3, Some(Duration::from_secs(90))),
+        attempts_note(3, Some(Duration::from_secs(90)), None),
         "; the server asked to retry after 90 s, beyond the time left in timeout-seconds (after 3 attempts)"
     );
     assert_eq!(

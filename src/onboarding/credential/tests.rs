@@ -378,20 +378,26 @@ fn repository_issuer_and_name_are_checked_before_anything_else() {
 #[test]
 fn the_id_based_credential_needs_both_ids_and_the_repo_key() {
     let main = || request(Entity::Branch("main".to_owned()));
-    // One ID alone: the name-based credential only (the CLI requires both; the library too).
-    for (owner_id, repository_id) in [(Some(1), None), (None, Some(2))] {
+    // One ID alone, with `repo` in the template (the default): refused, naming the missing flag,
+    // on github.com and GHES alike (an ID-based `repo` needs both IDs).
+    for (owner_id, repository_id, given, missing) in [
+        (Some(1), None, "--owner-id", "--repository-id"),
+        (None, Some(2), "--repository-id", "--owner-id"),
+    ] {
         let one = Request {
             owner_id,
             repository_id,
             ..main()
         };
-        let made = credentials(&one).expect("ok");
-        assert_eq!(made.len(), 1);
+        assert_eq!(refused_with(&one), FicError::IdsTogether { given, missing });
         let ghes = Request {
             issuer: "https://ghes.example/_services/token".to_owned(),
             ..one
         };
-        assert_eq!(credentials(&ghes).expect("no ID form asked").len(), 1);
+        assert_eq!(
+            refused_with(&ghes),
+            FicError::IdsTogether { given, missing }
+        );
     }
     // Both IDs, and `repo` not in the template: the IDs change nothing.
     let without_repo = Request {

@@ -945,7 +945,7 @@ fn the_flag_a_refusal_names_combines_with_the_context_flag_given() {
     let run = |args: &[&str]| {
         let (mut stdout, mut stderr) = (Vec::new(), Vec::new());
         let args = args.iter().map(|a| (*a).to_owned()).collect();
-        crate::cli::main_with(args, &|_| None, &mut stdout, &mut stderr);
+        crate::cli::main_with(args, &|_| Ok(None), &mut stdout, &mut stderr);
         (
             String::from_utf8(stdout).expect("utf-8"),
             String::from_utf8(stderr).expect("utf-8"),
