@@ -19,5 +19,6 @@ mod properties;
 mod readme;
 mod recipes;
 mod sdk;
+mod service;
 mod terraform_audience;
 mod token_output;
