@@ -20,5 +20,6 @@ mod readme;
 mod recipes;
 mod sdk;
 mod service;
+mod service_clients;
 mod terraform_audience;
 mod token_output;
