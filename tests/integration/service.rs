@@ -113,26 +113,7 @@ impl Service {
 
     /// Any request: method, path with query, extra header lines.
     pub fn request(&self, method: &str, target: &str, headers: &str) -> (u16, Value) {
-        let mut stream = TcpStream::connect(self.address()).unwrap();
-        stream
-            .set_read_timeout(Some(Duration::from_secs(120)))
-            .unwrap();
-        write!(
-            stream,
-            "{method} {target} HTTP/1.1\r\nHost: {}\r\n{headers}Connection: close\r\n\r\n",
-            self.address()
-        )
-        .unwrap();
-        let mut response = String::new();
-        stream.read_to_string(&mut response).unwrap();
-        let (head, body) = response.split_once("\r\n\r\n").unwrap();
-        let status: u16 = head.split(' ').nth(1).unwrap().parse().unwrap();
-        assert!(
-            head.to_ascii_lowercase()
-                .contains("content-type: application/json"),
-            "{head}"
-        );
-        (status, serde_json::from_str(body).unwrap())
+        request(&self.address(), method, target, headers)
     }
 
     /// What it printed so far.
@@ -193,6 +174,30 @@ impl Drop for Service {
             let _ = child.wait();
         }
     }
+}
+
+/// One HTTP/1.1 request to `address` (`host:port`): method, path with query, extra header lines;
+/// the status and the JSON body.
+pub fn request(address: &str, method: &str, target: &str, headers: &str) -> (u16, Value) {
+    let mut stream = TcpStream::connect(address).unwrap();
+    stream
+        .set_read_timeout(Some(Duration::from_secs(120)))
+        .unwrap();
+    write!(
+        stream,
+        "{method} {target} HTTP/1.1\r\nHost: {address}\r\n{headers}Connection: close\r\n\r\n"
+    )
+    .unwrap();
+    let mut response = String::new();
+    stream.read_to_string(&mut response).unwrap();
+    let (head, body) = response.split_once("\r\n\r\n").unwrap();
+    let status: u16 = head.split(' ').nth(1).unwrap().parse().unwrap();
+    assert!(
+        head.to_ascii_lowercase()
+            .contains("content-type: application/json"),
+        "{head}"
+    );
+    (status, serde_json::from_str(body).unwrap())
 }
 
 /// Percent-encodes a query value.
