@@ -166,3 +166,28 @@ fn serve_error(input: &'static str, listen: SocketAddr, error: &std::io::Error) 
         problem: format!("cannot serve on {listen}: {error}"),
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn listens_on_loopback_only() {
+        assert_eq!(
+            parse_listen("127.0.0.1:0").expect("loopback"),
+            "127.0.0.1:0".parse::<SocketAddr>().expect("addr")
+        );
+        assert!(parse_listen("127.0.0.53:8080").is_ok());
+        assert!(parse_listen("[::1]:0").is_ok());
+        for refused in [
+            "0.0.0.0:0",
+            "[::]:0",
+            "10.0.0.1:80",
+            "localhost:0",
+            "127.0.0.1",
+        ] {
+            let error = parse_listen(refused).expect_err(refused);
+            assert!(error.to_string().contains("listen"), "{error}");
+        }
+    }
+}

@@ -8,7 +8,8 @@ use crate::action::workflow;
 use crate::clock::{rfc3339, unix_now};
 use crate::error::{self, AppError};
 use crate::exchange::entra::{AccessToken, EntraError};
-use crate::exchange::settings::ExchangeConfig;
+use crate::exchange::settings::{ConfigError, ExchangeConfig};
+use crate::exchange::source::IdTokenSource;
 use crate::exchange::source::github::GitHubError;
 use crate::exchange::{ExchangeError, Session};
 use crate::report::Log;
@@ -65,6 +66,24 @@ fn is_transient(error: &AppError) -> bool {
         ExchangeError::GitHub { error, .. } => !matches!(error, GitHubError::Unauthorized(_)),
         _ => false,
     }
+}
+
+/// The error for an ID token already past its `exp` when the service got it: a file or variable
+/// that nothing keeps fresh (a GitHub token is fetched fresh, so only clock trouble gets here).
+fn expired_id_token(source: &IdTokenSource, exp: i64) -> AppError {
+    let input = match source {
+        IdTokenSource::File { origin, .. } => origin,
+        IdTokenSource::Env { .. } => "id-token-env",
+        IdTokenSource::GitHub(_) => "ACTIONS_ID_TOKEN_REQUEST_URL",
+    };
+    AppError::Config(ConfigError::Invalid {
+        input,
+        problem: format!(
+            "gave an ID token that expired at {} ({}): the service never presents an expired token; whatever provides it must keep it fresh (a file rewritten before expiry, or the runner's endpoint), and the machine's clock must be right",
+            rfc3339(exp),
+            source.origin()
+        ),
+    })
 }
 
 /// An answer: status and body, plus the log line.
@@ -171,19 +190,25 @@ impl Tokens {
             if let Some(exp) = session.presented().claims.exp
                 && exp <= unix_now()
             {
-                return Err(AppError::Config(crate::exchange::settings::ConfigError::Invalid {
-                    input: "id-token-file",
-                    problem: format!(
-                        "holds an ID token that expired at {} ({}): whatever writes it must keep it fresh; the service never presents an expired token",
-                        rfc3339(exp),
-                        self.config.source.id_token.origin()
-                    ),
-                }));
+                return Err(expired_id_token(&self.config.source.id_token, exp));
             }
             Ok(session.exchange(&self.config, &scope).await?)
         }
         .await;
         match result {
+            Ok(token) if token.expires_on <= unix_now() => {
+                // Never served: a token already expired on arrival means the clock or the
+                // server is wrong, and a client would fail with it anyway.
+                log.mask(&token.token);
+                Err(Failure {
+                    status: 503,
+                    code: "temporarily_unavailable",
+                    lines: vec![format!(
+                        "Entra answered with a token that expired at {}, before it arrived: check this machine's clock",
+                        rfc3339(token.expires_on)
+                    )],
+                })
+            }
             Ok(token) => {
                 log.mask(&token.token);
                 Ok(token)

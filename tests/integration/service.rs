@@ -543,3 +543,23 @@ fn needs_an_env_file_outside_a_runner() {
     );
     assert!(stderr.contains("--env-file FILE"), "{stderr}");
 }
+
+#[test]
+fn never_serves_a_token_that_arrived_expired() {
+    // expires_in 0: the token's exp is the moment it was issued.
+    let emulator = Emulator::start(Config {
+        access_token_lifetime_secs: 0,
+        ..Config::default()
+    })
+    .unwrap();
+    let service = Service::start(&emulator, &[], |_| {});
+    let (status, body) = service.get(ARM, "");
+    assert_eq!(status, 503, "{body}");
+    assert!(body.get("access_token").is_none(), "{body}");
+    assert!(
+        body["message"].as_str().unwrap().contains("clock"),
+        "{body}"
+    );
+    assert_eq!(emulator.successes(Hop::Entra), 1);
+    service.assert_no_secret_printed(&emulator);
+}
