@@ -128,9 +128,14 @@ impl Service {
 
     /// Sends SIGTERM and waits (within a generous deadline) for the exit status.
     pub fn stop(&mut self) -> std::process::ExitStatus {
+        self.stop_with("-TERM")
+    }
+
+    /// Sends `signal` (`-TERM`, `-INT`) and waits (within a generous deadline) for the exit status.
+    pub fn stop_with(&mut self, signal: &str) -> std::process::ExitStatus {
         let mut child = self.child.take().unwrap();
         Command::new("kill")
-            .args(["-TERM", &child.id().to_string()])
+            .args([signal, &child.id().to_string()])
             .status()
             .unwrap();
         let started = Instant::now();
@@ -562,4 +567,75 @@ fn never_serves_a_token_that_arrived_expired() {
     );
     assert_eq!(emulator.successes(Hop::Entra), 1);
     service.assert_no_secret_printed(&emulator);
+}
+
+#[test]
+fn a_lasting_outage_is_a_503_after_the_actions_retries_and_the_next_request_tries_again() {
+    let emulator = Emulator::start(Config::default()).unwrap();
+    emulator.script(
+        Hop::Entra,
+        (0..40)
+            .map(|_| azure_oidc_emulator::Fault::status(503))
+            .collect(),
+    );
+    let service = Service::start(&emulator, &["--timeout-seconds", "2"], |_| {});
+    let (status, body) = service.get(ARM, "");
+    assert_eq!(status, 503, "{body}");
+    assert_eq!(body["error"], "temporarily_unavailable");
+    let message = body["message"].as_str().unwrap();
+    assert!(message.contains("HTTP 503"), "{message}");
+    let tried = emulator.requests(Hop::Entra);
+    assert!(tried > 1, "retried within the budget: {tried}");
+    // Every exchange has its own budget and its own fresh ID token; a failure is not cached.
+    let (status, _) = service.get(ARM, "");
+    assert_eq!(status, 503);
+    assert!(emulator.requests(Hop::Entra) > tried);
+    assert_eq!(emulator.issued_id_tokens().len(), 2);
+    service.assert_no_secret_printed(&emulator);
+}
+
+#[test]
+fn sigint_stops_it_too_with_a_request_in_flight() {
+    let emulator = Emulator::start(Config::default()).unwrap();
+    // The exchange hangs (the emulator's Entra never answers), so the request is still open.
+    emulator.script(Hop::Entra, vec![azure_oidc_emulator::Fault::Hang]);
+    let mut service = Service::start(&emulator, &["--timeout-seconds", "600"], |_| {});
+    let address = service.address();
+    let header = service.header.clone();
+    let pending = std::thread::spawn(move || {
+        let mut stream = TcpStream::connect(address).unwrap();
+        write!(
+            stream,
+            "GET /msi/token?api-version=2019-08-01&resource={} HTTP/1.1\r\nHost: x\r\nX-IDENTITY-HEADER: {header}\r\n\r\n",
+            encode(ARM)
+        )
+        .unwrap();
+        let mut rest = Vec::new();
+        let _ = stream.read_to_end(&mut rest);
+        rest
+    });
+    let started = Instant::now();
+    while emulator.requests(Hop::Entra) == 0 {
+        assert!(
+            started.elapsed() < START_DEADLINE,
+            "the exchange never started"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let stopping = Instant::now();
+    assert_eq!(service.stop_with("-INT").code(), Some(0));
+    // "Within a second or two": generous here, for a busy machine.
+    assert!(
+        stopping.elapsed() < Duration::from_secs(20),
+        "{:?}",
+        stopping.elapsed()
+    );
+    assert!(
+        service.stderr().contains("stopped (SIGINT)"),
+        "{}",
+        service.stderr()
+    );
+    // The client sees its connection closed, and no token.
+    let rest = pending.join().unwrap();
+    assert!(!String::from_utf8_lossy(&rest).contains("access_token"));
 }
