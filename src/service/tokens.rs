@@ -7,7 +7,7 @@ use std::io::Write as _;
 use crate::action::workflow;
 use crate::clock::{rfc3339, unix_now};
 use crate::error::{self, AppError};
-use crate::exchange::entra::{AccessToken, EntraError};
+use crate::exchange::entra::{AccessToken, EntraError, shorten};
 use crate::exchange::settings::{ConfigError, ExchangeConfig};
 use crate::exchange::source::IdTokenSource;
 use crate::exchange::source::github::GitHubError;
@@ -71,13 +71,13 @@ fn is_transient(error: &AppError) -> bool {
 /// The error for an ID token already past its `exp` when the service got it: a file or variable
 /// that nothing keeps fresh (a GitHub token is fetched fresh, so only clock trouble gets here).
 fn expired_id_token(source: &IdTokenSource, exp: i64) -> AppError {
-    let input = match source {
+    let variable = match source {
         IdTokenSource::File { origin, .. } => origin,
-        IdTokenSource::Env { .. } => "id-token-env",
+        IdTokenSource::Env { .. } => "--id-token-env",
         IdTokenSource::GitHub(_) => "ACTIONS_ID_TOKEN_REQUEST_URL",
     };
-    AppError::Config(ConfigError::Invalid {
-        input,
+    AppError::Config(ConfigError::Runner {
+        variable,
         problem: format!(
             "gave an ID token that expired at {} ({}): the service never presents an expired token; whatever provides it must keep it fresh (a file rewritten before expiry, or the runner's endpoint), and the machine's clock must be right",
             rfc3339(exp),
@@ -134,8 +134,8 @@ impl Tokens {
                     )),
                     log_line: format!(
                         "{} {}: refused ({}): {message}",
-                        parts.method,
-                        parts.path,
+                        shorten(parts.method, 20),
+                        shorten(parts.path, 100),
                         refusal.status()
                     ),
                 };
