@@ -139,7 +139,8 @@ pub fn run(config: ServeConfig, console: &mut Console<'_, impl Write, impl Write
     }
     let _ = console.stdout.flush();
     server::log(&format!(
-        "listening on {endpoint} for client {} (resources: {}); IDENTITY_ENDPOINT and IDENTITY_HEADER appended to {}",
+        "listening on {endpoint} (pid {}) for client {} (resources: {}); IDENTITY_ENDPOINT and IDENTITY_HEADER appended to {}",
+        std::process::id(),
         config.exchange.client_id,
         config.allow.resources().join(", "),
         config.env_file.display()

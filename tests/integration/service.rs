@@ -47,10 +47,27 @@ impl Service {
     /// Starts `serve` with `args`, a runner's environment (`GITHUB_ENV` a file in a temp dir) and
     /// `edit` applied; waits until it has written its env lines.
     pub fn start(emulator: &Emulator, args: &[&str], edit: impl FnOnce(&mut Command)) -> Service {
+        Self::start_wrapped(emulator, &[], args, edit)
+    }
+
+    /// [`start`](Self::start) under `wrapper` (e.g. strace and its arguments).
+    pub fn start_wrapped(
+        emulator: &Emulator,
+        wrapper: &[&str],
+        args: &[&str],
+        edit: impl FnOnce(&mut Command),
+    ) -> Service {
         let dir = tempfile::tempdir().unwrap();
         let env_file = dir.path().join("github_env");
         std::fs::write(&env_file, "EARLIER=1\n").unwrap();
-        let mut command = Command::new(support::BIN);
+        let mut command = match wrapper.split_first() {
+            Some((program, rest)) => {
+                let mut command = Command::new(program);
+                command.args(rest).arg(support::BIN);
+                command
+            }
+            None => Command::new(support::BIN),
+        };
         command.arg("serve").args(args);
         step_env(&mut command, emulator, dir.path());
         command.env("GITHUB_ENV", &env_file);
@@ -638,4 +655,96 @@ fn sigint_stops_it_too_with_a_request_in_flight() {
     // The client sees its connection closed, and no token.
     let rest = pending.join().unwrap();
     assert!(!String::from_utf8_lossy(&rest).contains("access_token"));
+}
+
+/// The header's `::add-mask::` reaches stdout before the env file is even opened, and the service
+/// writes no other file (no cache, no log on disk): traced with strace, every path on the machine.
+#[test]
+fn masks_the_header_before_opening_the_env_file_and_writes_no_other_file() {
+    if Command::new("strace").arg("-V").output().is_err() {
+        support::skip(
+            "masks_the_header_before_opening_the_env_file",
+            "strace is not installed (Debian package strace)",
+        );
+        return;
+    }
+    let emulator = Emulator::start(Config::default()).unwrap();
+    let traces = tempfile::tempdir().unwrap();
+    let log = traces.path().join("strace.log");
+    let mut service = Service::start_wrapped(
+        &emulator,
+        &[
+            "strace",
+            "-f",
+            "-qq",
+            "-s",
+            "256",
+            "-o",
+            log.to_str().unwrap(),
+            "-e",
+            "trace=write,writev,creat,open,openat,openat2,rename,renameat,renameat2,link,linkat,\
+             symlink,symlinkat,mknod,mknodat,truncate,mkdir,mkdirat",
+        ],
+        &[],
+        |_| {},
+    );
+    let (status, body) = service.get(ARM, "");
+    assert_eq!(status, 200, "{body}");
+    let pid = service
+        .stderr()
+        .split("(pid ")
+        .nth(1)
+        .and_then(|rest| rest.split(')').next())
+        .map(str::to_owned)
+        .expect("the start line names the pid");
+    Command::new("kill").args(["-TERM", &pid]).status().unwrap();
+    assert_eq!(
+        service.stop().code(),
+        Some(0),
+        "strace ends with its tracee"
+    );
+
+    let trace = std::fs::read_to_string(&log).unwrap();
+    let env_file = service.env_file.display().to_string();
+    let lines: Vec<&str> = trace.lines().collect();
+    let mask = lines
+        .iter()
+        .position(|l| l.contains(&format!("write(1, \"::add-mask::{}\\n\"", service.header)))
+        .unwrap_or_else(|| panic!("no mask written to stdout:\n{trace}"));
+    let opened = lines
+        .iter()
+        .position(|l| l.contains(&format!("\"{env_file}\"")))
+        .unwrap_or_else(|| panic!("the env file was never opened:\n{trace}"));
+    assert!(
+        mask < opened,
+        "the env file was opened before the mask was written:\n{trace}"
+    );
+    for line in &lines {
+        let call = line
+            .split_once(' ')
+            .map_or(*line, |(_, rest)| rest.trim_start());
+        let name = call.split('(').next().unwrap_or_default();
+        let writes_a_file = match name {
+            "open" | "openat" | "openat2" => ["O_WRONLY", "O_RDWR", "O_CREAT", "O_TRUNC"]
+                .iter()
+                .any(|flag| call.contains(flag)),
+            "creat" | "rename" | "renameat" | "renameat2" | "link" | "linkat" | "symlink"
+            | "symlinkat" | "mknod" | "mknodat" | "truncate" | "mkdir" | "mkdirat" => true,
+            _ => false,
+        };
+        if writes_a_file {
+            assert_eq!(
+                call.split('"').nth(1),
+                Some(env_file.as_str()),
+                "wrote another file: {line}"
+            );
+        }
+        // The header goes to stdout (its mask) and the env file only.
+        if call.contains(&service.header) {
+            assert!(
+                call.starts_with("write(1, \"::add-mask::") || call.contains("IDENTITY_HEADER<<"),
+                "the header went elsewhere: {line}"
+            );
+        }
+    }
 }

@@ -480,6 +480,8 @@ fn azure_cli_logs_in_with_identity_and_calls_resource_manager() {
         assert!(emulator.issued_access_tokens().iter().any(|t| t == bearer));
     }
     service.assert_no_secret_printed(&emulator);
+    // `az login --identity` keeps no token on disk: its profile names the identity only.
+    support::assert_no_secret_on_disk(&support::secrets(&emulator), &config_dir, &[]);
 }
 
 fn support_now() -> i64 {
