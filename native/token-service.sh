@@ -35,8 +35,9 @@ log="$dir/serve.log"
 
 # The identity options of this step, as flags (empty inputs fall back to AZURE_* in the binary too).
 args=(serve --env-file "$env_file")
+# (allow-events: the risky-event guard's input, passed on wherever action.yml declares it.)
 for pair in client-id:CLIENT-ID tenant-id:TENANT-ID environment:ENVIRONMENT audience:AUDIENCE \
-  authority-host:AUTHORITY-HOST timeout-seconds:TIMEOUT-SECONDS; do
+  authority-host:AUTHORITY-HOST timeout-seconds:TIMEOUT-SECONDS allow-events:ALLOW-EVENTS; do
   value=$(input "${pair#*:}")
   if [ -n "$value" ]; then args+=("--${pair%%:*}" "$value"); fi
 done
