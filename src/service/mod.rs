@@ -172,6 +172,65 @@ fn serve_error(input: &'static str, listen: SocketAddr, error: &std::io::Error) 
 mod tests {
     use super::*;
 
+    fn exchange(scope: Option<&str>) -> ExchangeConfig {
+        let env = |name: &str| match name {
+            "AZURE_CLIENT_ID" => Some("11111111-2222-4333-8444-555555555555".to_owned()),
+            "AZURE_TENANT_ID" => Some("contoso.onmicrosoft.com".to_owned()),
+            _ => None,
+        };
+        ExchangeConfig::new(
+            crate::exchange::settings::ExchangeInputs {
+                scope: scope.map(str::to_owned),
+                environment: Some("AzureUSGovernment".to_owned()),
+                ..Default::default()
+            },
+            || {
+                Ok(crate::exchange::source::IdTokenSource::File {
+                    path: "/dev/null".into(),
+                    origin: "--id-token-file",
+                })
+            },
+            &env,
+        )
+        .expect("valid")
+    }
+
+    #[test]
+    fn serves_the_clouds_arm_the_scope_and_the_allowed_scopes() {
+        let github_env = |name: &str| (name == "GITHUB_ENV").then(|| "/runner/env".to_owned());
+        let config = ServeConfig::new(
+            exchange(Some("https://vault.usgovcloudapi.net")),
+            &["api://my-api/.default".to_owned()],
+            true,
+            None,
+            "127.0.0.1:0",
+            &github_env,
+        )
+        .expect("valid");
+        assert_eq!(config.env_file, PathBuf::from("/runner/env"));
+        for resource in [
+            "https://management.usgovcloudapi.net/",
+            "https://management.core.usgovcloudapi.net/",
+            "https://vault.usgovcloudapi.net",
+            "api://my-api",
+        ] {
+            assert!(config.allow.allows(resource), "{resource}");
+        }
+        assert!(!config.allow.allows("https://management.azure.com/"));
+        // Without --scope, the exchange's default scope (ARM) adds nothing; --env-file wins.
+        let config = ServeConfig::new(
+            exchange(None),
+            &[],
+            false,
+            Some(PathBuf::from("/elsewhere")),
+            "[::1]:0",
+            &github_env,
+        )
+        .expect("valid");
+        assert_eq!(config.env_file, PathBuf::from("/elsewhere"));
+        assert_eq!(config.allow.resources().len(), 2);
+    }
+
     #[test]
     fn listens_on_loopback_only() {
         assert_eq!(
