@@ -219,14 +219,14 @@ fn node_shows_why_a_resource_is_refused() {
     a_refused_resource_is_a_clear_error(Client::NodeManagedIdentity);
 }
 
-/// A long job, simulated: the emulator's ID tokens live 5 s and its access tokens 20 s, so over
+/// A long job, simulated: the emulator's ID tokens live 10 s and its access tokens 20 s, so over
 /// 65 s every resource is exchanged again and again (each token is served for half its life), by
 /// two clients at once asking for two resources. Nothing depends on how the seconds fall: the
 /// checks are relations between expiries and the emulator's records.
 #[test]
 fn a_long_job_gets_fresh_tokens_for_over_a_minute() {
     let emulator = Emulator::start(Config {
-        id_token_lifetime: Duration::from_secs(5),
+        id_token_lifetime: Duration::from_secs(10),
         access_token_lifetime_secs: 20,
         ..Config::default()
     })
