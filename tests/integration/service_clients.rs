@@ -480,6 +480,30 @@ fn azure_cli_logs_in_with_identity_and_calls_resource_manager() {
         assert!(emulator.issued_access_tokens().iter().any(|t| t == bearer));
     }
     service.assert_no_secret_printed(&emulator);
+    // As a user-assigned identity (the client ID the service mints for), and refused for another.
+    let client_id = emulator.client_id();
+    let (login, _) = step(&[
+        "login",
+        "--identity",
+        "--client-id",
+        &client_id,
+        "--output",
+        "json",
+    ]);
+    assert!(login.contains("userAssignedIdentity"), "{login}");
+    let mut other = az_command(&az, &service, &emulator, &config_dir);
+    other.args([
+        "login",
+        "--identity",
+        "--client-id",
+        "00000000-0000-4000-8000-000000000001",
+    ]);
+    let (code, stdout, stderr) = run_az(other);
+    assert_ne!(code, Some(0), "{stdout}");
+    assert!(
+        stderr.contains("names another identity"),
+        "az shows the service's reason:\n{stderr}"
+    );
     // `az login --identity` keeps no token on disk: its profile names the identity only.
     support::assert_no_secret_on_disk(&support::secrets(&emulator), &config_dir, &[]);
 }
