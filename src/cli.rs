@@ -84,7 +84,7 @@ pub struct ExchangeArgs {
     /// Resource scope; a bare resource URI gets /.default [default: the cloud's ARM scope]
     #[arg(long)]
     pub scope: Option<String>,
-    /// AzureCloud, AzureUSGovernment or AzureChinaCloud
+    /// The Azure cloud (not a GitHub environment): AzureCloud, AzureUSGovernment or AzureChinaCloud
     #[arg(long, default_value = "AzureCloud")]
     pub environment: String,
     /// Audience to request from GitHub [default: by cloud, e.g. api://AzureADTokenExchange]
@@ -102,6 +102,9 @@ pub struct ExchangeArgs {
     /// Budget for the whole run, retries included (1..=600)
     #[arg(long, default_value_t = 60)]
     pub timeout_seconds: u64,
+    /// Exchange ID tokens of these risky events too (pull_request_target, workflow_run; comma-separated or repeated)
+    #[arg(long, value_name = "EVENTS")]
+    pub allow_events: Vec<String>,
 }
 
 /// `token` arguments.
@@ -149,6 +152,7 @@ pub enum FormatArg {
 /// `federated-credential` arguments.
 #[derive(Debug, Args)]
 #[command(group(clap::ArgGroup::new("entity").args(["environment", "branch", "tag", "pull_request"])))]
+#[command(args_conflicts_with_subcommands = true, subcommand_negates_reqs = true)]
 #[command(
     after_help = "Output: one credential in the name-based subject form, plus one in the ID-based form \
 (repo:OWNER@ID/REPO@ID:...) with --owner-id and --repository-id. A `*` or `?` in a value, or \
@@ -159,9 +163,12 @@ while IFS= read -r fic; do az ad app federated-credential create --id \"$APP_ID\
 A single credential can also go to a file for --parameters @fic.json. Flexible credentials: use --format az."
 )]
 pub struct FederatedCredentialArgs {
+    /// `audit`: check the credentials already in Entra instead of printing one.
+    #[command(subcommand)]
+    pub command: Option<FederatedCredentialCommand>,
     /// OWNER/REPO
-    #[arg(long)]
-    pub repository: String,
+    #[arg(long, required = true)]
+    pub repository: Option<String>,
     /// Jobs that run in this GitHub environment
     #[arg(long)]
     pub environment: Option<String>,
@@ -175,10 +182,10 @@ pub struct FederatedCredentialArgs {
     #[arg(long)]
     pub pull_request: bool,
     /// Numeric owner ID, for the ID-based subject (repo:OWNER@ID/REPO@ID:…); github.com and GHEC only
-    #[arg(long, requires = "repository_id")]
+    #[arg(long)]
     pub owner_id: Option<u64>,
-    /// Numeric repository ID, for the ID-based subject
-    #[arg(long, requires = "owner_id")]
+    /// Numeric repository ID, for the ID-based subject (with --owner-id)
+    #[arg(long)]
     pub repository_id: Option<u64>,
     /// The subject template's include_claim_keys, in order (e.g. repo,context,job_workflow_ref) [default: repo,context]
     #[arg(long, value_delimiter = ',', value_name = "KEYS")]
@@ -209,22 +216,62 @@ pub struct FederatedCredentialArgs {
     pub format: FormatArg,
 }
 
-/// Runs the binary: `args` without the program name, `env` the environment.
+mod audit_args;
+pub use audit_args::{AuditArgs, AuditFormatArg};
+
+/// What `federated-credential` does besides printing a credential.
+#[derive(Debug, Subcommand)]
+pub enum FederatedCredentialCommand {
+    /// Check the federated credentials already in Entra against GitHub (read-only): exit 2 on an error finding, 1 if it cannot run
+    Audit(Box<AuditArgs>),
+}
+
+/// A variable's value is not valid UTF-8.
+#[derive(Debug)]
+pub struct NotUnicode;
+
+/// Runs the binary: `args` without the program name, `env_os` the environment.
+///
+/// A variable whose value is not UTF-8 reads as unset to the configuration, and once the mode's
+/// configuration is read (before any request) it is reported instead of whatever that caused.
 pub fn main_with(
     args: Vec<String>,
-    env: &dyn Fn(&str) -> Option<String>,
+    env_os: &dyn Fn(&str) -> Result<Option<String>, NotUnicode>,
     stdout: &mut impl Write,
     stderr: &mut impl Write,
 ) -> ExitCode {
+    let first_unreadable = std::cell::RefCell::new(None::<String>);
+    let env = |name: &str| match env_os(name) {
+        Ok(value) => value,
+        Err(NotUnicode) => {
+            first_unreadable
+                .borrow_mut()
+                .get_or_insert_with(|| name.to_owned());
+            None
+        }
+    };
+    let unreadable = || {
+        first_unreadable
+            .borrow()
+            .clone()
+            .map(|variable| AppError::from(ConfigError::NotUnicode { variable }))
+    };
+    let env: &dyn Fn(&str) -> Option<String> = &env;
     if args.is_empty() {
-        return action::run_action(env, stdout);
+        return action::run_action(env, &unreadable, stdout);
     }
+    let error_args = args.clone();
     let cli = match Cli::try_parse_from(std::iter::once("azure-oidc-token".to_owned()).chain(args))
     {
         Ok(cli) => cli,
         Err(error) => {
             let (sink, code): (&mut dyn Write, u8) = if error.use_stderr() {
-                (stderr, 2)
+                // The audit's 2 means "error findings": a usage error there is "could not run", 1.
+                let audit = matches!(
+                    cli_words(&error_args)[..],
+                    ["federated-credential", "audit", ..]
+                );
+                (stderr, if audit { 1 } else { 2 })
             } else {
                 (stdout, 0)
             };
@@ -234,14 +281,21 @@ pub fn main_with(
     };
     let in_actions = env("GITHUB_ACTIONS").as_deref() == Some("true");
     let style = ErrorStyle::for_commands(in_actions);
+    if let Some(error) = unreadable() {
+        return fail(stderr, &error, None, style);
+    }
     match cli.command {
-        None => action::run_action(env, stdout),
+        None => action::run_action(env, &unreadable, stdout),
         Some(Command::Token(args)) => {
             // Before any request: a token nobody can store is not worth fetching.
             if let Some(Err(error)) = args.output.as_deref().map(crate::token_file::check) {
                 return fail(stderr, &AppError::from(error), None, style);
             }
-            match exchange_config(&args.exchange, env) {
+            if let Err(error) = check_token_destination(in_actions, args.output.as_deref()) {
+                return fail(stderr, &AppError::from(error), None, style);
+            }
+            let config = exchange_config(&args.exchange, env);
+            match unreadable().map_or(config, Err) {
                 Ok(config) => commands::run_token(
                     &config,
                     args.raw,
@@ -255,8 +309,25 @@ pub fn main_with(
                 Err(error) => fail(stderr, &error, None, style),
             }
         }
-        Some(Command::Explain(args)) => match explain_config(&args, env) {
-            Ok(config) => commands::run_explain(
+        Some(Command::Explain(args)) => {
+            let config = explain_config(&args, env);
+            match unreadable().map_or(config, Err) {
+                Ok(config) => commands::run_explain(
+                    &config,
+                    &mut Console {
+                        stdout,
+                        stderr,
+                        in_actions,
+                    },
+                ),
+                Err(error) => fail(stderr, &error, None, style),
+            }
+        }
+        Some(Command::FederatedCredential(FederatedCredentialArgs {
+            command: Some(FederatedCredentialCommand::Audit(args)),
+            ..
+        })) => match unreadable().map_or(audit_args::audit_config(&args, env), Err) {
+            Ok(config) => crate::audit::run_audit(
                 &config,
                 &mut Console {
                     stdout,
@@ -306,6 +377,29 @@ fn serve_config(
     )?)
 }
 
+/// The arguments as words, for matching the command they name.
+fn cli_words(args: &[String]) -> Vec<&str> {
+    args.iter().map(String::as_str).collect()
+}
+
+/// Where `token` may put the access token. Inside GitHub Actions, never on stdout: the runner reads
+/// stdout and stderr on separate threads (actions/runner `ProcessInvoker.cs`), so it may process
+/// the token's line before the `::add-mask::` line on stderr and show the token, and `2>/dev/null`
+/// would discard the mask outright. No order of writes can prevent that, and a capture
+/// (`$(…)`) cannot be told from the log by the process, so only `--output FILE` is accepted there.
+pub fn check_token_destination(
+    in_actions: bool,
+    output: Option<&std::path::Path>,
+) -> Result<(), ConfigError> {
+    if in_actions && output.is_none() {
+        return Err(ConfigError::Runner {
+            variable: "GITHUB_ACTIONS",
+            problem: "is true, so `token` will not print the access token on stdout: the runner reads stdout and stderr separately and could show the token before it reads the ::add-mask:: line. Write it to a file with --output FILE (e.g. --output \"$RUNNER_TEMP/azure-token\", then capture it with TOKEN=\"$(cat \"$RUNNER_TEMP/azure-token\")\"), or use the action itself (`uses:`), whose outputs are masked first".to_owned(),
+        });
+    }
+    Ok(())
+}
+
 /// `token`'s settings, from the flags with the `AZURE_*` fallbacks.
 fn exchange_config(
     args: &ExchangeArgs,
@@ -319,6 +413,7 @@ fn exchange_config(
         scope: args.scope.clone(),
         authority_host: args.authority_host.clone(),
         timeout_seconds: Some(args.timeout_seconds),
+        allow_events: Some(args.allow_events.join(",")),
     };
     Ok(ExchangeConfig::new(
         inputs,
@@ -327,7 +422,7 @@ fn exchange_config(
     )?)
 }
 
-fn id_token_source(
+pub(crate) fn id_token_source(
     args: &ExchangeArgs,
     env: &dyn Fn(&str) -> Option<String>,
 ) -> Result<IdTokenSource, ConfigError> {
@@ -359,7 +454,7 @@ fn explain_config(
     let cloud = parse_cloud(Some(&exchange.environment))?;
     let audience = parse_audience(set(exchange.audience.clone()).as_deref(), cloud)?;
     let timeout = parse_timeout(Some(exchange.timeout_seconds))?;
-    let network = Network::from_lookup(&|name| set(env(name)))?;
+    let network = Network::from_lookup(&|name| set(env(name)), timeout)?;
     Ok(ExplainConfig {
         source: SourceConfig {
             id_token: id_token_source(exchange, env)?,
@@ -372,6 +467,7 @@ fn explain_config(
         check: Check {
             subject: args.subject.clone(),
             expression,
+            from_inputs: false,
         },
     })
 }
@@ -400,7 +496,7 @@ pub fn federated_credential(
         ),
     })?;
     let request = credential::Request {
-        repository: args.repository.clone(),
+        repository: args.repository.clone().unwrap_or_default(),
         owner_id: args.owner_id,
         repository_id: args.repository_id,
         entity,
@@ -422,7 +518,7 @@ pub fn federated_credential(
         FormatArg::Terraform => Format::Terraform,
     };
     Ok((
-        crate::onboarding::render::render(&credentials, format, args.client_id.as_deref()),
+        crate::onboarding::render::render(&credentials, format, args.client_id.as_deref(), cloud),
         crate::onboarding::render::notes(&credentials, format),
     ))
 }

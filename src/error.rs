@@ -47,6 +47,10 @@ pub enum AppError {
     /// `token --output` cannot write where it was asked to; the message says why.
     #[error(transparent)]
     TokenFile(#[from] crate::token_file::TokenFileError),
+    /// `federated-credential audit` could not read what it audits; the message names the service
+    /// and the hints the permission.
+    #[error(transparent)]
+    Audit(#[from] crate::audit::AuditError),
     /// The credential given to `explain` (`--subject`, `--expression`) does not match the token:
     /// change the credential (or the workflow) as the lines above say.
     #[error("{0}")]
@@ -96,6 +100,7 @@ pub fn hints(error: &AppError, context: Option<&HintContext<'_>>) -> Vec<String>
         AppError::Expression(_) => vec![
             "Write conditions as claims['sub'] matches 'PATTERN' or claims['job_workflow_ref'] eq 'VALUE', joined by ` and `; `*` matches any run of characters, `?` one.".to_owned(),
         ],
+        AppError::Audit(error) => audit_hints(error),
         AppError::CredentialMismatch(_) | AppError::Credential(_) | AppError::TokenFile(_) => {
             Vec::new()
         }
@@ -105,9 +110,31 @@ pub fn hints(error: &AppError, context: Option<&HintContext<'_>>) -> Vec<String>
     }
 }
 
+fn audit_hints(error: &crate::audit::AuditError) -> Vec<String> {
+    use crate::audit::AuditError;
+    use crate::audit::fetch::FetchError;
+    match error {
+        AuditError::Fetch(FetchError::GraphForbidden { app_id, .. }) => vec![
+            "The audit's principal needs the Microsoft Graph application permission Application.Read.All (with admin consent), or to be an owner of the app registration:".to_owned(),
+            format!("  az ad app owner add --id {app_id} --owner-object-id AUDIT_PRINCIPAL_OBJECT_ID"),
+        ],
+        AuditError::Fetch(FetchError::ArmForbidden { .. }) => vec![
+            "The audit's principal needs the Reader role on the identity (or its resource group):".to_owned(),
+            "  az role assignment create --assignee AUDIT_CLIENT_ID --role Reader --scope IDENTITY_RESOURCE_ID".to_owned(),
+        ],
+        AuditError::Fetch(FetchError::Unauthorized { service, .. }) => vec![format!(
+            "The access token must be unexpired and for {service} of the same cloud: for --access-token-file use `az account get-access-token --resource-type {} --query accessToken --output tsv`; without it the audit mints one with the same flags as `token`.",
+            if *service == "Microsoft Graph" { "ms-graph" } else { "arm" }
+        )],
+        _ => Vec::new(),
+    }
+}
+
 fn exchange_hints(error: &ExchangeError, context: Option<&HintContext<'_>>) -> Vec<String> {
     match error {
-        ExchangeError::IdToken { .. } | ExchangeError::Client(_) => Vec::new(),
+        ExchangeError::IdToken { .. }
+        | ExchangeError::Client(_)
+        | ExchangeError::RiskyEvent(_) => Vec::new(),
         ExchangeError::IdTokenFile { .. } => vec![
             "On Kubernetes, the pod needs the azure.workload.identity/use label and a service account annotated with the client ID, so the token is projected into the pod.".to_owned(),
         ],

@@ -8,11 +8,15 @@
 //! - [`onboarding`]: getting the federated credential right: the generator, the expression
 //!   language of flexible credentials, `explain`, and the AADSTS diagnosis.
 //!
+//! [`audit`] (`federated-credential audit`) reads the credentials already in Entra and judges them
+//! against GitHub; it uses the exchange and onboarding, neither uses it.
+//!
 //! [`cli`] parses arguments and picks the mode; [`report`] renders every error in one place.
 //! Follow the access token: `exchange::source` → `exchange::entra` → `action::outputs`.
 //! The contract users rely on is `docs/design.md`.
 
 pub mod action;
+pub mod audit;
 pub mod cli;
 pub mod clock;
 pub mod commands;

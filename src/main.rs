@@ -7,7 +7,11 @@ fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
     azure_oidc_token::cli::main_with(
         args,
-        &|name| std::env::var(name).ok(),
+        &|name| match std::env::var(name) {
+            Ok(value) => Ok(Some(value)),
+            Err(std::env::VarError::NotPresent) => Ok(None),
+            Err(std::env::VarError::NotUnicode(_)) => Err(azure_oidc_token::cli::NotUnicode),
+        },
         &mut std::io::stdout().lock(),
         &mut std::io::stderr().lock(),
     )

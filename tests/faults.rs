@@ -112,6 +112,15 @@ const CATALOGUE: &[(&str, Case)] = &[
         unreadable_cert_file,
     ),
     ("ssl_cert_dir_with_ssl_cert_file_works", cert_dir_and_file),
+    ("endless_ssl_cert_file_is_cut_at_the_cap", endless_cert_file),
+    (
+        "ssl_cert_file_fifo_is_abandoned_within_the_budget",
+        fifo_cert_file,
+    ),
+    (
+        "oversized_file_in_ssl_cert_dir_is_refused",
+        oversized_cert_dir_file,
+    ),
     // Server text
     (
         "legacy_command_in_a_github_retry_body_is_inert",
@@ -619,11 +628,14 @@ fn reset_storm() -> Verdict {
     emulator.script(Hop::Entra, (0..50).map(|_| Fault::Reset).collect());
     let step = step(&emulator, 3);
     let outcome = step.run_checked();
-    assert_failed_with(
+    // Whichever ends the run (a last reset, or the budget running out on a busy machine), the
+    // message says what the attempts saw: "connection failed (… reset …)".
+    let message = assert_failed_with(
         &step,
         &outcome,
         &["Entra ID token endpoint", "connection", "attempts"],
     );
+    assert!(message.contains("reset"), "{message}");
     let attempts = emulator.requests(Hop::Entra);
     assert!((2..=MAX_ATTEMPTS).contains(&attempts), "{attempts}");
     Held
@@ -1429,6 +1441,51 @@ fn cert_dir_and_file() -> Verdict {
     let missing = step.dir.path().join("missing-certs");
     let step = step.with("SSL_CERT_DIR", missing.to_str().unwrap());
     refused_before_any_request(&step, "SSL_CERT_DIR", &["cannot be read as a directory"]);
+    Held
+}
+
+/// `SSL_CERT_FILE=/dev/zero` is read up to the 1 MiB cap, not until memory runs out.
+fn endless_cert_file() -> Verdict {
+    let emulator = emulator();
+    let step = step(&emulator, 30).with("SSL_CERT_FILE", "/dev/zero");
+    refused_before_any_request(&step, "SSL_CERT_FILE", &["/dev/zero", "larger than 1 MiB"]);
+    Held
+}
+
+/// A FIFO nobody writes to is given up when the budget runs out, not waited on for ever.
+fn fifo_cert_file() -> Verdict {
+    let emulator = emulator();
+    let step = step(&emulator, 2);
+    let fifo = step.dir.path().join("bundle.pem");
+    let made = Command::new("mkfifo").arg(&fifo).status().unwrap();
+    assert!(made.success(), "mkfifo");
+    let step = step.with("SSL_CERT_FILE", fifo.to_str().unwrap());
+    let outcome = step.run_checked();
+    let message = outcome.assert_failed();
+    assert!(message.starts_with("SSL_CERT_FILE"), "{message}");
+    assert!(
+        message.contains("not read within the 2-second budget"),
+        "{message}"
+    );
+    assert_eq!(total_requests(&emulator), 0);
+    assert!(
+        outcome.elapsed < Duration::from_secs(2) + SLACK,
+        "{:?}",
+        outcome.elapsed
+    );
+    Held
+}
+
+/// Each file of `SSL_CERT_DIR` is capped like `SSL_CERT_FILE`, and the message names the file.
+fn oversized_cert_dir_file() -> Verdict {
+    let emulator = emulator();
+    let step = step(&emulator, 30);
+    let dir = step.dir.path().join("certs");
+    std::fs::create_dir(&dir).unwrap();
+    std::fs::write(dir.join("ok.pem"), emulator.ca_pem()).unwrap();
+    std::fs::write(dir.join("huge.pem"), vec![b'A'; 1024 * 1024 + 1]).unwrap();
+    let step = step.with("SSL_CERT_DIR", dir.to_str().unwrap());
+    refused_before_any_request(&step, "SSL_CERT_DIR", &["huge.pem", "larger than 1 MiB"]);
     Held
 }
 

@@ -1,6 +1,9 @@
 //! A local HTTPS emulator of the two servers `azure-oidc-token` talks to: the GitHub Actions OIDC
 //! ID-token endpoint (with its discovery document and JWKS) and the Microsoft Entra ID v2.0 token
-//! endpoint, answering by their real rules and error bodies, with scriptable faults.
+//! endpoint, answering by their real rules and error bodies, with scriptable faults. It also doubles
+//! the services later steps and the audit call: ARM (`arm`, `services`), Key Vault, Microsoft Graph,
+//! and for `federated-credential audit` the Graph/ARM credential lists ([`Directory`]) and GitHub's
+//! REST API ([`GitHubApi`]).
 //!
 //! Both servers share one HTTPS listener on `127.0.0.1` (ephemeral port) whose certificate is issued by a
 //! CA generated at start-up ([`Emulator::ca_pem`]). `GET /_emulator/stats` on the same listener answers
@@ -22,11 +25,14 @@
 //! ```
 
 mod arm;
+mod backup_vault;
 mod clock;
+mod directory;
 mod entra;
 mod faults;
 mod files;
 mod github;
+mod github_api;
 mod http;
 mod jwt;
 mod server;
@@ -41,9 +47,11 @@ use std::time::Duration;
 
 use serde_json::{Map, Value};
 
+pub use directory::{Directory, StoredCredential};
 pub use entra::entra_error_body;
 pub use faults::{Fault, SCRIPTED_CORRELATION_ID, SCRIPTED_TRACE_ID};
 pub use files::{FileServer, Serve, sha256_hex};
+pub use github_api::{GitHubApi, GitHubRepository};
 pub use services::Services;
 
 use state::State;
@@ -147,8 +155,9 @@ pub struct FederatedCredential {
     pub audiences: Vec<String>,
 }
 
-/// How the Azure Resource Manager double answers Azure Backup calls (Recovery Services vaults under
-/// `/subscriptions/…` on the emulator's listener); set with [`Emulator::set_backup`].
+/// How the Azure Resource Manager double answers Azure Backup calls (Recovery Services vaults, Backup
+/// vaults, the staging storage account and managed disks, under `/subscriptions/…` on the emulator's
+/// listener); set with [`Emulator::set_backup`].
 #[derive(Clone, Debug)]
 pub struct Backup {
     /// The vault's region (`location`); default `swedencentral`.
@@ -170,6 +179,35 @@ pub struct Backup {
     pub forbid_triggers: bool,
     /// The first this-many polls (async-operation or job GETs) answer 429 with `Retry-After: 1`.
     pub throttle_polls: u32,
+    /// How a trigger's async operation ends: `Succeeded` (default), `Failed` or `Canceled` (with
+    /// `error`, and no job to follow).
+    pub operation_outcome: String,
+    /// How a Backup vault's `validateRestore` operation ends; empty (default): as
+    /// [`operation_outcome`](Self::operation_outcome).
+    pub validate_outcome: String,
+    /// Recovery points per page of a list; the rest through `nextLink`. Default 2.
+    pub recovery_points_page_size: usize,
+    /// Disks in each VM recovery point (`numberOfDisksIncludedInBackup`); default 2.
+    pub disks_in_backup: u32,
+    /// Disks a completed restore creates; default `None`: all of the recovery point's (VM), one (disk).
+    pub restored_disks: Option<u32>,
+    /// The `provisioningState` of restored disks; default `Succeeded`.
+    pub restored_disk_state: String,
+    /// ARM IDs of managed disks that exist before anything runs.
+    pub existing_disks: Vec<String>,
+    /// Disks per page of a disk list; default 1 (every list of two or more disks is paged).
+    pub disks_page_size: usize,
+    /// A trigger starts its job but answers 502, as when the answer is lost: resending it meets 409.
+    pub trigger_answers_502: bool,
+    /// The first this-many triggers (job-starting POSTs) answer 429 with `Retry-After: 1` and start
+    /// nothing.
+    pub throttle_triggers: u32,
+    /// The most polls one operation or job answers; after that, 400 `DoublePollLimit`. Default 10.
+    pub poll_limit: u32,
+    /// Every ARM answer waits this long first (a slow ARM); default none.
+    pub delay: std::time::Duration,
+    /// The managed disk a Backup vault's backup instance protects.
+    pub source_disk: String,
 }
 
 impl Default for Backup {
@@ -192,6 +230,19 @@ impl Default for Backup {
             job_outcome: "Completed".to_owned(),
             forbid_triggers: false,
             throttle_polls: 0,
+            operation_outcome: "Succeeded".to_owned(),
+            validate_outcome: String::new(),
+            recovery_points_page_size: 2,
+            disks_in_backup: 2,
+            restored_disks: None,
+            restored_disk_state: "Succeeded".to_owned(),
+            existing_disks: Vec::new(),
+            disks_page_size: 1,
+            trigger_answers_502: false,
+            throttle_triggers: 0,
+            poll_limit: 10,
+            delay: std::time::Duration::ZERO,
+            source_disk: "/subscriptions/00000000-0000-4000-8000-0000000000bb/resourceGroups/rg-app/providers/Microsoft.Compute/disks/disk-data".to_owned(),
         }
     }
 }
@@ -470,6 +521,11 @@ impl Emulator {
     /// Every request the ARM double received, in order.
     pub fn arm_requests(&self) -> Vec<Recorded> {
         arm::recorded(&self.state.arm)
+    }
+
+    /// The ARM IDs of the managed disks the ARM double holds now (restored ones included).
+    pub fn disks(&self) -> Vec<String> {
+        arm::disks(&self.state.arm)
     }
 
     /// Sets how the doubles of the other services the cookbook calls answer (ARM resource-group and

@@ -13,7 +13,7 @@ use tokio_rustls::TlsAcceptor;
 use crate::faults::{self, Next};
 use crate::http::{self, ReadError, Request, Response};
 use crate::state::State;
-use crate::{Hop, Recorded, arm, entra, github, services};
+use crate::{Hop, Recorded, arm, directory, entra, github, github_api, services};
 
 /// Accepts connections until `shutdown` fires (or its sender is dropped), then aborts every connection.
 pub(crate) async fn run(
@@ -119,13 +119,25 @@ async fn connection(tcp: TcpStream, acceptor: TlsAcceptor, state: Arc<State>) {
         };
         let keep_alive = request.keep_alive;
         let next = match route(&state, &request.path) {
+            // The audit's doubles: Graph and ARM credential lists, GitHub REST.
+            None if directory::serves(&request.path) || github_api::serves(&request.path) => {
+                let answer = || {
+                    if directory::serves(&request.path) {
+                        directory::handle(&state, &request, record(&request))
+                    } else {
+                        github_api::handle(&state, &request, record(&request))
+                    }
+                };
+                faults::serve(&mut tls, Hop::GitHub, None, keep_alive, answer).await
+            }
             None if services::serves(&request.path) => {
                 let answer = || services::handle(&state, &request, record(&request));
                 faults::serve(&mut tls, Hop::GitHub, None, keep_alive, answer).await
             }
             None if arm::is_arm_path(&request.path) => {
                 let answer = || arm::handle(&state, &request, record(&request));
-                faults::serve(&mut tls, Hop::GitHub, None, keep_alive, answer).await
+                let delay = arm::delay(&state.arm);
+                faults::serve(&mut tls, Hop::GitHub, delay, keep_alive, answer).await
             }
             None if request.path == STATS_PATH => {
                 let stats = || Response::json(200, &state.stats());

@@ -46,6 +46,8 @@ pub(crate) struct State {
     pub(crate) arm: Mutex<ArmState>,
     /// The doubles of the other services the cookbook calls (ARM reads, Key Vault, Graph).
     pub(crate) services: Mutex<ServicesState>,
+    /// The audit's doubles (Graph/ARM credential lists, GitHub REST) and their request log.
+    pub(crate) doubles: Mutex<crate::directory::DoublesState>,
     subject: Mutex<String>,
     hops: [Mutex<HopLog>; 4],
     issued_id: Mutex<Vec<String>>,
@@ -96,6 +98,7 @@ impl State {
             keys,
             arm: Mutex::default(),
             services: Mutex::default(),
+            doubles: Mutex::default(),
             subject: Mutex::new(config.subject),
             hops: Default::default(),
             issued_id: Mutex::default(),

@@ -1115,6 +1115,23 @@ async fn arm_double_demands_a_token_the_emulator_issued_and_an_api_version() -> 
         arm_error(unversioned).await?,
         (400, "MissingApiVersionParameter".to_owned())
     );
+    // Per provider, as ARM answers: a malformed version, then one the provider does not serve (the
+    // Storage version on a Recovery Services vault).
+    for (version, code) in [
+        ("latest", "InvalidApiVersionParameter"),
+        ("2025-8-1", "InvalidApiVersionParameter"),
+        ("2023-05-01", "NoRegisteredProviderFound"),
+    ] {
+        let wrong = client
+            .get(format!(
+                "{}{VAULT}?api-version={version}",
+                emulator.base_url()
+            ))
+            .bearer_auth(&token)
+            .send()
+            .await?;
+        assert_eq!(arm_error(wrong).await?, (400, code.to_owned()), "{version}");
+    }
     let vault: Value = client
         .get(&url)
         .bearer_auth(&token)

@@ -36,6 +36,17 @@ def require(name: str) -> str:
     return value
 
 
+class _RefuseRedirects(urllib.request.HTTPRedirectHandler):
+    """urllib would follow a redirect with the request token still attached, to any host and over
+    http: the token endpoint answers directly, so a redirect is an error (HTTPError) instead."""
+
+    def redirect_request(self, req, fp, code, msg, headers, newurl):  # noqa: ARG002 (urllib's signature)
+        return None
+
+
+_NO_REDIRECTS = urllib.request.build_opener(_RefuseRedirects)
+
+
 def github_id_token(request_url: str, request_token: str, audience: str) -> str:
     """A fresh GitHub ID token for `audience` (called by the credential whenever it needs one)."""
     url = urllib.parse.urlsplit(request_url)
@@ -45,7 +56,7 @@ def github_id_token(request_url: str, request_token: str, audience: str) -> str:
         urllib.parse.urlunsplit(url._replace(query=urllib.parse.urlencode(query))),
         headers={"Authorization": "Bearer " + request_token, "Accept": "application/json"},
     )
-    with urllib.request.urlopen(request, timeout=30) as response:
+    with _NO_REDIRECTS.open(request, timeout=30) as response:
         return json.load(response)["value"]
 
 

@@ -7,6 +7,7 @@ use std::path::PathBuf;
 use crate::exchange::settings::{ConfigError, ExchangeConfig, ExchangeInputs, parse_scope, quote};
 use crate::exchange::source::IdTokenSource;
 use crate::exchange::source::github;
+use crate::onboarding::matching::Check;
 
 /// The runner's file-command files.
 #[derive(Debug)]
@@ -56,6 +57,8 @@ pub struct ActionConfig {
     pub export_sdk_env: bool,
     /// Run the diagnosis instead of the exchange.
     pub explain: bool,
+    /// What the diagnosis checks against the job's token (`explain-subject`, `explain-expression`).
+    pub explain_check: Check,
     /// Whether to write the audit summary.
     pub summary: bool,
     /// Where outputs go.
@@ -93,6 +96,7 @@ impl ActionConfig {
             scope: input("scope"),
             authority_host: input("authority-host"),
             timeout_seconds,
+            allow_events: input("allow-events"),
         };
         let mut action_inputs = None;
         let exchange = ExchangeConfig::new(
@@ -131,6 +135,7 @@ impl ActionConfig {
             export_env: action.export_env,
             export_sdk_env: action.export_sdk_env,
             explain: action.explain,
+            explain_check: action.explain_check,
             summary: action.summary,
             files: Files {
                 output,
@@ -146,6 +151,7 @@ struct ActionInputs {
     export_env: Option<String>,
     export_sdk_env: bool,
     explain: bool,
+    explain_check: Check,
     summary: bool,
     scopes: Vec<NamedScope>,
 }
@@ -171,10 +177,13 @@ impl ActionInputs {
                 ),
             });
         }
+        let explain = flag("explain", false)?;
+        let explain_check = read_explain_check(input, explain)?;
         Ok(Self {
             export_env,
             export_sdk_env,
-            explain: flag("explain", false)?,
+            explain,
+            explain_check,
             summary: flag("summary", true)?,
             scopes,
         })
@@ -201,6 +210,49 @@ fn check_token_service(
         });
     }
     Ok(())
+}
+
+/// `explain-subject` and `explain-expression`: what `explain: true` checks against the job's own
+/// token (the only place a real one exists). Each needs `explain: true`; a malformed expression or a
+/// subject with control characters is refused here, before any network call.
+fn read_explain_check(
+    input: &dyn Fn(&str) -> Option<String>,
+    explain: bool,
+) -> Result<Check, ConfigError> {
+    let subject = input("explain-subject");
+    let text = input("explain-expression");
+    for (name, value) in [("explain-subject", &subject), ("explain-expression", &text)] {
+        if value.is_some() && !explain {
+            return Err(ConfigError::Invalid {
+                input: name,
+                problem: "is set, but `explain` is not true: it is only checked in a diagnosis run; add `explain: true` (no token is issued then)".to_owned(),
+            });
+        }
+    }
+    if let Some(subject) = &subject
+        && (subject.chars().any(char::is_control) || subject.len() > 1024)
+    {
+        return Err(ConfigError::Invalid {
+            input: "explain-subject",
+            problem: "holds a line break or control character, or is longer than 1024 characters: give one federated credential's subject, e.g. repo:octo-org/octo-repo:ref:refs/heads/main".to_owned(),
+        });
+    }
+    let expression = text
+        .as_deref()
+        .map(|text| {
+            crate::onboarding::expression::parse(text).map_err(|error| ConfigError::Invalid {
+                input: "explain-expression",
+                problem: format!(
+                    "is not a flexible credential expression ({error}): write e.g. claims['sub'] matches 'repo:octo-org/octo-repo:ref:refs/heads/release/*'"
+                ),
+            })
+        })
+        .transpose()?;
+    Ok(Check {
+        subject,
+        expression,
+        from_inputs: true,
+    })
 }
 
 /// Parses the `scopes` input: one `name=scope` per line; blank lines and `#` comments are skipped.
@@ -254,7 +306,75 @@ pub fn parse_scopes(text: &str) -> Result<Vec<NamedScope>, ConfigError> {
     Ok(scopes)
 }
 
-/// Checks an `export-env` name: `[A-Za-z_][A-Za-z0-9_]*`, not `NODE_OPTIONS`, not `GITHUB_*`/`RUNNER_*`.
+/// Names `export-env` refuses (letter case ignored), each with why: the runner, the shell or a
+/// language runtime interprets them, so the token would go to GitHub's services, replace the
+/// search path, or be loaded as code by every later step.
+const EXPORT_ENV_REFUSED: &[(&str, &str)] = &[
+    (
+        "NODE_OPTIONS",
+        "the runner refuses to set NODE_OPTIONS through GITHUB_ENV",
+    ),
+    (
+        "PATH",
+        "later steps would look for every program in the token",
+    ),
+    (
+        "BASH_ENV",
+        "bash would run the token as a script in every later `run:` step",
+    ),
+    (
+        "ENV",
+        "sh would run the token as a script in every later `run:` step",
+    ),
+    (
+        "JAVA_TOOL_OPTIONS",
+        "every Java process of later steps would read the token as its options",
+    ),
+    (
+        "PYTHONPATH",
+        "every Python process of later steps would import from the token",
+    ),
+    (
+        "PYTHONSTARTUP",
+        "interactive Python would run the token as a script",
+    ),
+    (
+        "PERL5OPT",
+        "every Perl process of later steps would read the token as its options",
+    ),
+    (
+        "RUBYOPT",
+        "every Ruby process of later steps would read the token as its options",
+    ),
+];
+
+/// Prefixes `export-env` refuses (letter case ignored), each with why.
+const EXPORT_ENV_REFUSED_PREFIXES: &[(&str, &str)] = &[
+    (
+        "ACTIONS_",
+        "ACTIONS_* variables are the runner's own (ACTIONS_ID_TOKEN_REQUEST_TOKEN, ACTIONS_RUNTIME_TOKEN): actions send them to GitHub's services, so the Azure token would go there",
+    ),
+    (
+        "GITHUB_",
+        "GITHUB_* variables cannot be overwritten by a step",
+    ),
+    (
+        "RUNNER_",
+        "RUNNER_* variables cannot be overwritten by a step",
+    ),
+    (
+        "LD_",
+        "the dynamic loader reads LD_* variables (LD_PRELOAD, LD_LIBRARY_PATH) in every later process",
+    ),
+    (
+        "DYLD_",
+        "the macOS loader reads DYLD_* variables in every later process",
+    ),
+];
+
+/// Checks an `export-env` name: `[A-Za-z_][A-Za-z0-9_]*`, and none that the runner, the shell or a
+/// loader interprets ([`EXPORT_ENV_REFUSED`], [`EXPORT_ENV_REFUSED_PREFIXES`]; letter case ignored,
+/// as the runner compares `NODE_OPTIONS`).
 pub fn check_env_name(name: &str) -> Result<(), ConfigError> {
     let invalid = |problem: &str| ConfigError::Invalid {
         input: "export-env",
@@ -271,17 +391,20 @@ pub fn check_env_name(name: &str) -> Result<(), ConfigError> {
         ));
     }
     let upper = name.to_ascii_uppercase();
-    if upper == "NODE_OPTIONS" {
-        return Err(invalid(
-            "the runner refuses to set NODE_OPTIONS through GITHUB_ENV; pick another name",
-        ));
+    let reason = EXPORT_ENV_REFUSED
+        .iter()
+        .find(|(refused, _)| upper == *refused)
+        .or_else(|| {
+            EXPORT_ENV_REFUSED_PREFIXES
+                .iter()
+                .find(|(prefix, _)| upper.starts_with(prefix))
+        });
+    match reason {
+        Some((_, why)) => Err(invalid(&format!(
+            "{why}; pick another name, e.g. AZURE_ACCESS_TOKEN"
+        ))),
+        None => Ok(()),
     }
-    if upper.starts_with("GITHUB_") || upper.starts_with("RUNNER_") {
-        return Err(invalid(
-            "GITHUB_* and RUNNER_* variables cannot be overwritten by a step; pick another name",
-        ));
-    }
-    Ok(())
 }
 
 fn parse_bool(input: &'static str, value: &str) -> Result<bool, ConfigError> {

@@ -16,13 +16,22 @@ use crate::error::AppError;
 use crate::exchange::claims::{Claims, decode_claims};
 use crate::exchange::entra::AccessToken;
 use crate::exchange::{Session, host_of};
-use crate::onboarding::{self, explain, matching};
+use crate::onboarding::{self, explain};
 use crate::report::{ErrorStyle, Log, fail};
 
 /// Runs the step with the environment seen through `env`, logging to `out` (the runner reads
-/// workflow commands there); exit status 0 on success, 1 on failure.
-pub fn run_action(env: &dyn Fn(&str) -> Option<String>, out: &mut impl Write) -> ExitCode {
-    let config = match ActionConfig::from_lookup(env) {
+/// workflow commands there); exit status 0 on success, 1 on failure. `unreadable` names a variable
+/// `env` could not read (not UTF-8): reported, once the inputs are read, before any other error.
+pub fn run_action(
+    env: &dyn Fn(&str) -> Option<String>,
+    unreadable: &dyn Fn() -> Option<AppError>,
+    out: &mut impl Write,
+) -> ExitCode {
+    let config = ActionConfig::from_lookup(env);
+    if let Some(error) = unreadable() {
+        return fail(out, &error, None, ErrorStyle::Workflow);
+    }
+    let config = match config {
         Ok(config) => config,
         Err(error) => return fail(out, &AppError::from(error), None, ErrorStyle::Workflow),
     };
@@ -166,7 +175,7 @@ async fn explain_in_step<W: Write>(
         &exchange.source.id_token.origin(),
         &exchange.source.audience,
         Some(&exchange.client_id),
-        &matching::Check::default(),
+        &config.explain_check,
     )
     .await?;
     log.inert(&diagnosis.lines);

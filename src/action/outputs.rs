@@ -184,7 +184,7 @@ fn write_error(variable: &'static str, path: &Path, source: io::Error) -> Output
 
 /// The audit summary for `GITHUB_STEP_SUMMARY`: who, for what, presented what, until when. No token.
 pub fn summary_markdown(config: &ActionConfig, id_claims: &Claims, issued: &Issued<'_>) -> String {
-    let cell = |value: &str| value.replace('|', "\\|").replace(['\r', '\n'], " ");
+    let cell = |value: &str| code_span(&value.replace('|', "\\|").replace(['\r', '\n'], " "));
     let mut rows = vec![
         ("Tenant", config.exchange.tenant_id.clone()),
         ("Client ID", config.exchange.client_id.clone()),
@@ -222,12 +222,26 @@ pub fn summary_markdown(config: &ActionConfig, id_claims: &Claims, issued: &Issu
     ]);
     let mut text = String::from("### Azure access token issued\n\n| | |\n| --- | --- |\n");
     for (name, value) in rows {
-        text.push_str(&format!("| {name} | `{}` |\n", cell(&value)));
+        text.push_str(&format!("| {name} | {} |\n", cell(&value)));
     }
     text.push_str(
         "\nThe token itself is masked and only available to later steps of this job.\n\n",
     );
     text
+}
+
+/// `value` as one Markdown code span (CommonMark 6.1): fenced by one backtick more than its longest
+/// run of backticks, padded with a space where it starts or ends with one, so a claim holding a
+/// backtick cannot end the span early and turn the rest of it into Markdown.
+pub fn code_span(value: &str) -> String {
+    let longest = value.split(|c| c != '`').map(str::len).max().unwrap_or(0);
+    let fence = "`".repeat(longest + 1);
+    let pad = if value.starts_with('`') || value.ends_with('`') {
+        " "
+    } else {
+        ""
+    };
+    format!("{fence}{pad}{value}{pad}{fence}")
 }
 
 /// Appends the summary; failures are reported by the caller as a warning, never fatal.
@@ -238,6 +252,43 @@ pub fn write_summary(path: &Path, markdown: &str) -> io::Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The content of the code span that opens `text`, read as CommonMark reads it, and what
+    /// follows the span.
+    fn read_code_span(text: &str) -> Option<(&str, &str)> {
+        let fence = text.len() - text.trim_start_matches('`').len();
+        let rest = &text[fence..];
+        let mut at = 0;
+        while let Some(found) = rest[at..].find('`') {
+            let start = at + found;
+            let run = rest[start..].len() - rest[start..].trim_start_matches('`').len();
+            if run == fence {
+                let content = &rest[..start];
+                let stripped = content
+                    .strip_prefix(' ')
+                    .and_then(|c| c.strip_suffix(' '))
+                    .filter(|c| !c.trim().is_empty());
+                return Some((stripped.unwrap_or(content), &rest[start + run..]));
+            }
+            at = start + run;
+        }
+        None
+    }
+
+    #[test]
+    fn code_spans_hold_claims_with_backticks_whole() {
+        for value in [
+            "repo:o/r:ref:refs/heads/main",
+            "a`b",
+            "`x`",
+            "x``y```z",
+            "ends with `",
+            "` starts",
+        ] {
+            let span = code_span(value);
+            assert_eq!(read_code_span(&span), Some((value, "")), "{span}");
+        }
+    }
 
     #[test]
     fn failed_second_write_rolls_back_the_first() {

@@ -29,6 +29,8 @@ pub struct Claims {
     pub iat: Option<i64>,
     /// GitHub: the reusable workflow that ran the job.
     pub job_workflow_ref: Option<String>,
+    /// GitHub: the event that triggered the run (the risky-event guard reads it).
+    pub event_name: Option<String>,
     /// Entra: object ID of the service principal or managed identity.
     pub oid: Option<String>,
     /// Entra: tenant ID.

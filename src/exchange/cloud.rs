@@ -50,6 +50,34 @@ impl Cloud {
         }
     }
 
+    /// Microsoft Graph's root in this cloud
+    /// (<https://learn.microsoft.com/graph/deployments#microsoft-graph-and-graph-explorer-service-root-endpoints>).
+    pub fn graph_endpoint(self) -> &'static str {
+        match self {
+            Self::AzureCloud => "https://graph.microsoft.com",
+            Self::AzureUSGovernment => "https://graph.microsoft.us",
+            Self::AzureChinaCloud => "https://microsoftgraph.chinacloudapi.cn",
+        }
+    }
+
+    /// Microsoft Graph's `.default` scope in this cloud.
+    pub fn graph_scope(self) -> &'static str {
+        match self {
+            Self::AzureCloud => "https://graph.microsoft.com/.default",
+            Self::AzureUSGovernment => "https://graph.microsoft.us/.default",
+            Self::AzureChinaCloud => "https://microsoftgraph.chinacloudapi.cn/.default",
+        }
+    }
+
+    /// Azure Resource Manager's root in this cloud.
+    pub fn arm_endpoint(self) -> &'static str {
+        match self {
+            Self::AzureCloud => "https://management.azure.com",
+            Self::AzureUSGovernment => "https://management.usgovcloudapi.net",
+            Self::AzureChinaCloud => "https://management.chinacloudapi.cn",
+        }
+    }
+
     /// The audience a federated identity credential in this cloud expects.
     pub fn audience(self) -> &'static str {
         match self {

@@ -17,16 +17,7 @@ use crate::secret::Secret;
 /// The assertion type for a JWT client assertion (RFC 7523).
 pub const ASSERTION_TYPE: &str = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer";
 
-/// The most characters of server text (an `error_description`) quoted in one log line.
-pub const SERVER_TEXT_LIMIT: usize = 300;
-
-/// `text` cut to `limit` characters, with `…` where it was cut.
-pub fn shorten(text: &str, limit: usize) -> String {
-    match text.char_indices().nth(limit) {
-        Some((at, _)) => format!("{}…", &text[..at]),
-        None => text.to_owned(),
-    }
-}
+pub use crate::exchange::http::{SERVER_TEXT_LIMIT, server_text};
 
 /// An access token and when it expires.
 #[derive(Clone, Debug)]
@@ -74,11 +65,31 @@ impl ErrorBody {
     }
 
     /// The first line of the description (the trace lines are reported from their own fields),
-    /// cut to [`SERVER_TEXT_LIMIT`] characters: it is server text, and it goes into log lines.
+    /// through [`server_text`]: it goes into log lines.
     pub fn summary(&self) -> Option<String> {
         let text = self.error_description.as_deref()?;
-        let first = text.lines().next()?.trim();
-        (!first.is_empty()).then(|| shorten(first, SERVER_TEXT_LIMIT))
+        let first = server_text(text.lines().next()?);
+        (!first.is_empty()).then_some(first)
+    }
+
+    /// The body with every field that may reach a log line through [`server_text`]; the
+    /// description keeps its first lines (for [`Self::codes`] and [`Self::summary`]), each cleaned.
+    pub fn cleaned(self) -> Self {
+        let clean = |field: Option<String>| field.map(|text| server_text(&text));
+        Self {
+            error: clean(self.error),
+            error_description: self.error_description.map(|text| {
+                text.lines()
+                    .take(8)
+                    .map(server_text)
+                    .collect::<Vec<_>>()
+                    .join("\n")
+            }),
+            error_codes: self.error_codes,
+            trace_id: clean(self.trace_id),
+            correlation_id: clean(self.correlation_id),
+            timestamp: clean(self.timestamp),
+        }
     }
 }
 
@@ -133,7 +144,13 @@ fn describe_body(body: &ErrorBody) -> String {
             text.push_str(&summary);
         }
         None => {
-            let codes: Vec<String> = body.codes().iter().map(|c| format!("AADSTS{c}")).collect();
+            // Server-chosen too: a few codes, not however many it sent.
+            let codes: Vec<String> = body
+                .codes()
+                .iter()
+                .take(8)
+                .map(|c| format!("AADSTS{c}"))
+                .collect();
             if !codes.is_empty() {
                 text.push_str(": ");
                 text.push_str(&codes.join(", "));
@@ -250,7 +267,7 @@ pub fn parse_response(
         Ok(parsed) if parsed.error.is_some() || !parsed.error_codes.is_empty() => {
             EntraError::Rejected {
                 status: code,
-                body: Box::new(parsed),
+                body: Box::new(parsed.cleaned()),
             }
         }
         _ => EntraError::NotJson {

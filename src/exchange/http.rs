@@ -250,25 +250,62 @@ fn describe(error: &reqwest::Error) -> String {
     parts.join(": ")
 }
 
-/// The host of a `Location` header, never its path or query.
+/// The host of a `Location` header, never its path or query; server text, so through
+/// [`server_text`] (a host name can be as long as the header).
 pub fn location_host(headers: &reqwest::header::HeaderMap) -> String {
     headers
         .get(LOCATION)
         .and_then(|value| value.to_str().ok())
         .and_then(|value| reqwest::Url::parse(value).ok())
-        .and_then(|url| url.host_str().map(str::to_owned))
+        .and_then(|url| url.host_str().map(server_text))
         .unwrap_or_else(|| "another location".to_owned())
 }
 
-/// A short excerpt of an error body for a message: one line, at most 160 characters, prefixed by `: `.
+/// The most characters of server text quoted in one log line.
+pub const SERVER_TEXT_LIMIT: usize = 300;
+
+/// Server text made fit for a log line; every piece of a server's answer (any field, any hop, retry
+/// lines and hints included) goes through here before it reaches a message. Runs of whitespace become
+/// one space (one line), every other control character is dropped (NUL, ESC and with it terminal
+/// escape and OSC sequences, C1 controls, bidirectional overrides), and the text is cut to
+/// [`SERVER_TEXT_LIMIT`] characters, with `…` where it was cut. Workflow-command neutralisation is
+/// the log's job ([`crate::action::workflow::neutralize`]): this only bounds and cleans.
+pub fn server_text(text: &str) -> String {
+    let mut cleaned = String::new();
+    let mut kept = 0;
+    let mut pending_space = false;
+    for c in text.chars() {
+        if c.is_whitespace() {
+            pending_space = kept > 0;
+            continue;
+        }
+        if c.is_control() || is_bidi_control(c) {
+            continue;
+        }
+        if kept == SERVER_TEXT_LIMIT {
+            cleaned.push('…');
+            return cleaned;
+        }
+        if pending_space {
+            cleaned.push(' ');
+            pending_space = false;
+        }
+        cleaned.push(c);
+        kept += 1;
+    }
+    cleaned
+}
+
+/// Characters that reorder how a terminal shows the text around them (Trojan Source, CVE-2021-42574).
+fn is_bidi_control(c: char) -> bool {
+    matches!(c, '\u{200e}' | '\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}')
+}
+
+/// A short excerpt of an error body for a message: [`server_text`], at most 160 characters,
+/// prefixed by `: `.
 pub fn excerpt(body: &[u8]) -> String {
-    let text = String::from_utf8_lossy(body);
-    let line: String = text
-        .split_whitespace()
-        .collect::<Vec<_>>()
-        .join(" ")
+    let line: String = server_text(&String::from_utf8_lossy(body))
         .chars()
-        .filter(|c| !c.is_control())
         .take(160)
         .collect();
     if line.is_empty() {
@@ -330,6 +367,10 @@ pub struct GaveUp<E> {
     pub attempts: u32,
     /// The server asked to wait longer than the budget left.
     pub retry_after_beyond_budget: Option<Duration>,
+    /// What the attempts before the last one failed with, when the last one failed otherwise
+    /// (typically: connections reset, then the budget ran out): the message keeps what they saw
+    /// whichever of the two comes last.
+    pub earlier: Option<String>,
 }
 
 /// Runs `attempt` until it is done, the attempts are used up or the deadline would pass.
@@ -343,13 +384,19 @@ pub async fn retry<T, E, F, Fut>(
 where
     F: FnMut(u32) -> Fut,
     Fut: Future<Output = Attempt<T, E>>,
+    E: std::fmt::Display,
 {
     let mut number = 1;
+    // The failure of the previous attempt, as text, for the final message.
+    let mut previous: Option<String> = None;
+    let earlier =
+        |previous: Option<String>, last: &E| previous.filter(|text| *text != last.to_string());
     loop {
         match attempt(number).await {
             Attempt::Done(Ok(value)) => return Ok(value),
             Attempt::Done(Err(error)) => {
                 return Err(GaveUp {
+                    earlier: earlier(previous, &error),
                     error,
                     attempts: number,
                     retry_after_beyond_budget: None,
@@ -360,12 +407,14 @@ where
                 let remaining = deadline.remaining();
                 if number >= MAX_ATTEMPTS || wait >= remaining {
                     return Err(GaveUp {
+                        earlier: earlier(previous, &error),
                         error,
                         attempts: number,
                         retry_after_beyond_budget: retry_after.filter(|after| *after >= remaining),
                     });
                 }
                 on_retry(&error, number, wait);
+                previous = Some(error.to_string());
                 tokio::time::sleep(wait).await;
                 number += 1;
             }

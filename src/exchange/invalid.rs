@@ -35,6 +35,15 @@ pub enum ConfigError {
         "no ID token to present: pass --id-token-file FILE or --id-token-env VAR, set AZURE_FEDERATED_TOKEN_FILE, or run in GitHub Actions with `permissions: id-token: write`"
     )]
     NoIdTokenSource,
+    /// A variable the binary reads holds bytes that are not UTF-8: it is refused, never taken as
+    /// unset (a malformed proxy would otherwise mean a direct connection).
+    #[error(
+        "{variable} is set to a value that is not valid UTF-8 text, so it cannot be used: set it to UTF-8 text, or unset it"
+    )]
+    NotUnicode {
+        /// The variable.
+        variable: String,
+    },
     /// The runner set a value this action cannot use; report it.
     #[error("{variable} {problem}")]
     Runner {

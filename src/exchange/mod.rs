@@ -8,6 +8,7 @@
 pub mod claims;
 pub mod cloud;
 pub mod entra;
+pub mod events;
 pub mod http;
 pub mod invalid;
 pub mod network;
@@ -20,6 +21,7 @@ use std::time::Duration;
 
 use claims::{Claims, ClaimsError, decode_claims};
 use entra::{AccessToken, EntraError, TokenRequest};
+use events::RiskyEvent;
 use http::{Attempt, Deadline, HttpError};
 use settings::ExchangeConfig;
 use source::IdTokenSource;
@@ -50,7 +52,7 @@ pub enum ExchangeError {
     #[error("cannot set up HTTPS: {0}")]
     Client(HttpError),
     /// The GitHub hop failed.
-    #[error("GitHub ID token endpoint {host}: {error}{}", attempts_note(*.attempts, *.retry_after_beyond_budget))]
+    #[error("GitHub ID token endpoint {host}: {error}{}", attempts_note(*.attempts, *.retry_after_beyond_budget, .earlier.as_deref()))]
     GitHub {
         /// Host of `ACTIONS_ID_TOKEN_REQUEST_URL`.
         host: String,
@@ -60,6 +62,8 @@ pub enum ExchangeError {
         attempts: u32,
         /// A `Retry-After` the budget could not honour.
         retry_after_beyond_budget: Option<Duration>,
+        /// What the earlier attempts failed with, when the last failed otherwise.
+        earlier: Option<String>,
     },
     /// The ID token source gave something that is not a JWT.
     #[error("the ID token from {origin} {source}")]
@@ -79,11 +83,14 @@ pub enum ExchangeError {
         /// The cause.
         source: std::io::Error,
     },
+    /// The ID token's event is refused (see [`events`]); the message says how to allow it.
+    #[error(transparent)]
+    RiskyEvent(#[from] RiskyEvent),
     /// The Entra hop failed.
     #[error(
         "Entra ID token endpoint {host} (tenant {tenant}, scope {scope}): {error}{}{}",
         ids_note(.error, .client_request_id),
-        attempts_note(*.attempts, *.retry_after_beyond_budget)
+        attempts_note(*.attempts, *.retry_after_beyond_budget, .earlier.as_deref())
     )]
     Entra {
         /// Host of the authority.
@@ -100,12 +107,16 @@ pub enum ExchangeError {
         attempts: u32,
         /// A `Retry-After` the budget could not honour.
         retry_after_beyond_budget: Option<Duration>,
+        /// What the earlier attempts failed with, when the last failed otherwise.
+        earlier: Option<String>,
         /// Claims of the ID token presented, for the mismatch hints.
         presented: Box<Claims>,
     },
 }
 
-fn attempts_note(attempts: u32, retry_after: Option<Duration>) -> String {
+/// `(after N attempts)`, and what the earlier attempts saw when the last one failed otherwise:
+/// `(after 5 attempts; the ones before the last: connection failed (connection reset by peer))`.
+fn attempts_note(attempts: u32, retry_after: Option<Duration>, earlier: Option<&str>) -> String {
     let mut note = String::new();
     if let Some(after) = retry_after {
         note.push_str(&format!(
@@ -113,8 +124,12 @@ fn attempts_note(attempts: u32, retry_after: Option<Duration>) -> String {
             after.as_secs()
         ));
     }
-    if attempts > 1 {
-        note.push_str(&format!(" (after {attempts} attempts)"));
+    match (attempts, earlier) {
+        (2.., Some(earlier)) => note.push_str(&format!(
+            " (after {attempts} attempts; the ones before the last: {earlier})"
+        )),
+        (2.., None) => note.push_str(&format!(" (after {attempts} attempts)")),
+        _ => {}
     }
     note
 }
@@ -211,11 +226,15 @@ impl<'a> Session<'a> {
     /// Exchanges the ID token for an access token for `scope`, retrying within the deadline. Before
     /// every attempt but the very first of the run, an ID token that expires within a minute is
     /// replaced by a fresh one.
+    ///
+    /// Every mode that mints a token comes through here, so the risky-event guard is checked here,
+    /// before any Entra request, against `config.allow_events`.
     pub async fn exchange(
         &self,
         config: &ExchangeConfig,
         scope: &str,
     ) -> Result<AccessToken, ExchangeError> {
+        self.check_event(&config.allow_events)?;
         let endpoint = entra::token_endpoint(&config.authority_host, &config.tenant_id);
         let host = host_of(&config.authority_host);
         let request = TokenRequest {
@@ -281,9 +300,15 @@ impl<'a> Session<'a> {
                 client_request_id: last_request_id.take(),
                 attempts: gave_up.attempts,
                 retry_after_beyond_budget: gave_up.retry_after_beyond_budget,
+                earlier: gave_up.earlier,
                 presented: Box::new(self.current.borrow().claims.clone()),
             },
         })
+    }
+
+    /// The risky-event guard on the ID token in use (see [`events`]).
+    fn check_event(&self, allowed: &[String]) -> Result<(), RiskyEvent> {
+        events::check_event(self.current.borrow().claims.event_name.as_deref(), allowed)
     }
 
     async fn refresh_if_expiring(&self) -> Result<(), ExchangeError> {
@@ -348,6 +373,7 @@ pub async fn fetch_id_token(
                 error: gave_up.error,
                 attempts: gave_up.attempts,
                 retry_after_beyond_budget: gave_up.retry_after_beyond_budget,
+                earlier: gave_up.earlier,
             })?
         }
         IdTokenSource::File { path, origin } => source::file::read_token_file(path, deadline)

@@ -2,9 +2,18 @@
 //! the HTTPS proxy (`HTTPS_PROXY`/`ALL_PROXY`, `NO_PROXY`) and the CA settings (`SSL_CERT_FILE`,
 //! `SSL_CERT_DIR`) that rustls reads itself.
 
+use std::path::Path;
+use std::time::Duration;
+
 use reqwest::Url;
 
+use super::http::Deadline;
 use super::invalid::{ConfigError, quote};
+use super::source::file::read_bounded;
+
+/// The most one CA bundle (`SSL_CERT_FILE`, or a file in `SSL_CERT_DIR`) may hold: a full public
+/// bundle is about 220 KiB.
+pub const CA_FILE_LIMIT: usize = 1024 * 1024;
 
 /// The HTTPS proxy of a run, read once from the environment and checked before any request.
 #[derive(Debug, Default)]
@@ -45,9 +54,13 @@ impl ProxySetting {
 
 impl Network {
     /// Reads `HTTPS_PROXY`/`https_proxy`/`ALL_PROXY`/`all_proxy` (first set wins, as reqwest and
-    /// curl read them for HTTPS), `NO_PROXY`/`no_proxy`, and checks `SSL_CERT_FILE`/`SSL_CERT_DIR`.
-    pub fn from_lookup(get: &dyn Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
-        check_trust_settings(get)?;
+    /// curl read them for HTTPS), `NO_PROXY`/`no_proxy`, and checks `SSL_CERT_FILE`/`SSL_CERT_DIR`
+    /// within `budget` (timeout-seconds).
+    pub fn from_lookup(
+        get: &dyn Fn(&str) -> Option<String>,
+        budget: Duration,
+    ) -> Result<Self, ConfigError> {
+        check_trust_settings(get, &Deadline::after(budget))?;
         let no_proxy = ["NO_PROXY", "no_proxy"].into_iter().find_map(get);
         if no_proxy.as_deref().is_some_and(|list| list.trim() == "*") {
             // `*` bypasses every host, IP literals included (reqwest's matcher skips IPs for `*`).
@@ -96,10 +109,15 @@ pub fn parse_proxy(variable: &'static str, value: &str) -> Result<ProxySetting, 
 
 /// `SSL_CERT_FILE` must be a readable file of PEM certificates and each `SSL_CERT_DIR` entry a
 /// readable directory: otherwise every TLS handshake would fail later with a less helpful error.
-fn check_trust_settings(get: &dyn Fn(&str) -> Option<String>) -> Result<(), ConfigError> {
+/// Each file is read as token files are: at most [`CA_FILE_LIMIT`], within the budget, so that
+/// `/dev/zero` or a FIFO is refused here, before rustls' own reading of the same files.
+fn check_trust_settings(
+    get: &dyn Fn(&str) -> Option<String>,
+    deadline: &Deadline,
+) -> Result<(), ConfigError> {
     if let Some(file) = get("SSL_CERT_FILE") {
-        let problem = match std::fs::read(&file) {
-            Err(error) => Some(format!("cannot be read ({error})")),
+        let problem = match read_ca_file(Path::new(&file), deadline) {
+            Err(problem) => Some(problem),
             Ok(bytes)
                 if !bytes
                     .windows(27)
@@ -120,17 +138,41 @@ fn check_trust_settings(get: &dyn Fn(&str) -> Option<String>) -> Result<(), Conf
         }
     }
     if let Some(dirs) = get("SSL_CERT_DIR") {
-        for dir in std::env::split_paths(&dirs) {
-            if let Err(error) = std::fs::read_dir(&dir) {
-                return Err(ConfigError::Runner {
-                    variable: "SSL_CERT_DIR",
-                    problem: format!(
-                        "names {}, which cannot be read as a directory ({error}): point it at directories of CA certificates, or unset it",
-                        quote(&dir.display().to_string())
-                    ),
-                });
+        for dir in std::env::split_paths(&dirs).filter(|d| !d.as_os_str().is_empty()) {
+            let invalid = |problem: String| ConfigError::Runner {
+                variable: "SSL_CERT_DIR",
+                problem: format!(
+                    "names {}, {problem}: point it at directories of CA certificates, or unset it",
+                    quote(&dir.display().to_string())
+                ),
+            };
+            let entries = std::fs::read_dir(&dir).map_err(|error| {
+                invalid(format!("which cannot be read as a directory ({error})"))
+            })?;
+            // The files rustls-native-certs will read: every regular file, symbolic links followed.
+            for entry in entries.flatten() {
+                let path = entry.path();
+                if std::fs::metadata(&path).is_ok_and(|m| m.is_file()) {
+                    read_ca_file(&path, deadline).map_err(|problem| {
+                        invalid(format!(
+                            "whose file {} {problem}",
+                            quote(&path.display().to_string())
+                        ))
+                    })?;
+                }
             }
         }
     }
     Ok(())
+}
+
+/// A CA file's bytes, or what is wrong with it (for a message).
+fn read_ca_file(path: &Path, deadline: &Deadline) -> Result<Vec<u8>, String> {
+    match read_bounded(path, CA_FILE_LIMIT, deadline) {
+        Err(error) => Err(format!("cannot be read ({error})")),
+        Ok(bytes) if bytes.len() > CA_FILE_LIMIT => {
+            Err("is larger than 1 MiB, more than any CA bundle".to_owned())
+        }
+        Ok(bytes) => Ok(bytes.to_vec()),
+    }
 }

@@ -7,6 +7,7 @@ use reqwest::Url;
 
 use super::SourceConfig;
 use super::cloud::Cloud;
+use super::events::parse_allow_events;
 pub use super::invalid::{ConfigError, quote};
 use super::network::Network;
 use super::source::IdTokenSource;
@@ -28,6 +29,8 @@ pub struct ExchangeInputs {
     pub authority_host: Option<String>,
     /// `timeout-seconds`.
     pub timeout_seconds: Option<u64>,
+    /// `allow-events`: risky events allowed by name (comma- or newline-separated).
+    pub allow_events: Option<String>,
 }
 
 /// Everything one exchange needs, validated.
@@ -45,6 +48,8 @@ pub struct ExchangeConfig {
     pub authority_host: Url,
     /// Whether `RUNNER_DEBUG=1`.
     pub debug: bool,
+    /// Risky events (`pull_request_target`, `workflow_run`) whose ID tokens may be exchanged.
+    pub allow_events: Vec<String>,
     /// The ID token: its source and audience, the budget, the network.
     pub source: SourceConfig,
 }
@@ -124,8 +129,10 @@ impl ExchangeConfig {
                 .unwrap_or_else(|| cloud.authority_host().to_owned()),
         )?;
         let timeout = parse_timeout(inputs.timeout_seconds)?;
+        let allow_events =
+            set(inputs.allow_events).map_or(Ok(Vec::new()), |value| parse_allow_events(&value))?;
         let debug = set(env("RUNNER_DEBUG")).as_deref() == Some("1");
-        let network = Network::from_lookup(&|name| set(env(name)))?;
+        let network = Network::from_lookup(&|name| set(env(name)), timeout)?;
         let id_token = id_token()?;
         Ok(Self {
             client_id,
@@ -134,6 +141,7 @@ impl ExchangeConfig {
             scope,
             authority_host,
             debug,
+            allow_events,
             source: SourceConfig {
                 id_token,
                 audience,

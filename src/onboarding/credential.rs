@@ -13,6 +13,7 @@ use std::collections::BTreeMap;
 
 use serde::Serialize;
 
+use crate::exchange::cloud::Cloud;
 pub use crate::onboarding::credential_error::FicError;
 use crate::onboarding::expression::{self, Condition, Expression};
 use crate::onboarding::name::{credential_name, flexible_name, valid_name};
@@ -23,8 +24,17 @@ use crate::onboarding::subject::{
 /// GitHub.com's issuer (GHEC enterprise issuers append `/<slug>`; GHES uses `https://HOST/_services/token`).
 pub const GITHUB_ISSUER: &str = "https://token.actions.githubusercontent.com";
 
-/// Graph beta: the only Graph version whose federated credentials take `claimsMatchingExpression`.
-pub const GRAPH_BETA: &str = "https://graph.microsoft.com/beta";
+/// Graph's version whose federated credentials take `claimsMatchingExpression` (beta), under each
+/// cloud's Graph root ([`Cloud::graph_endpoint`]).
+pub const GRAPH_FLEXIBLE_VERSION: &str = "beta";
+
+/// Said wherever a flexible credential is written for a managed identity. Microsoft Learn's setup
+/// page says "Flexible federated identity credentials support is not yet available for managed
+/// identities" (<https://learn.microsoft.com/entra/workload-id/workload-identities-set-up-flexible-federated-identity-credential>),
+/// and the ARM change log shows `claimsMatchingExpression` added in 2025-01-31-preview and removed
+/// in 2025-05-31-preview
+/// (<https://learn.microsoft.com/azure/templates/microsoft.managedidentity/change-log/userassignedidentities/federatedidentitycredentials>).
+pub const MSI_FLEXIBLE_WARNING: &str = "warning: Microsoft Entra does not support flexible federated credentials on managed identities yet (Microsoft Learn), and the ARM API removed claimsMatchingExpression again in 2025-05-31-preview: Azure may refuse this credential or it may never match; hold it on an app registration instead";
 
 /// Managed-identity API version of exact credentials (GA).
 pub const MSI_API: &str = "2023-01-31";
@@ -116,6 +126,12 @@ impl Credential {
     /// federated-credential create`, or for a flexible one `az rest` against Graph beta (the az
     /// command has no expression flag).
     pub fn az_app_command(&self, app_id: Option<&str>) -> String {
+        self.az_app_command_in(app_id, Cloud::AzureCloud)
+    }
+
+    /// [`az_app_command`](Self::az_app_command) in `cloud`: a flexible credential goes to that
+    /// cloud's Graph beta.
+    pub fn az_app_command_in(&self, app_id: Option<&str>, cloud: Cloud) -> String {
         // A GUID needs no quotes (and reads better); anything else is quoted.
         let app = match app_id {
             None => "\"$APP_ID\"".to_owned(),
@@ -124,7 +140,8 @@ impl Credential {
         };
         if self.claims_matching_expression.is_some() {
             format!(
-                "az rest --method POST --url \"{GRAPH_BETA}/applications/$(az ad app show --id {app} --query id --output tsv)/federatedIdentityCredentials\" --headers Content-Type=application/json --body {}",
+                "az rest --method POST --url \"{}/{GRAPH_FLEXIBLE_VERSION}/applications/$(az ad app show --id {app} --query id --output tsv)/federatedIdentityCredentials\" --headers Content-Type=application/json --body {}",
+                cloud.graph_endpoint(),
                 shell_quote(&self.to_json())
             )
         } else {
@@ -210,10 +227,6 @@ pub fn credentials(request: &Request) -> Result<Vec<Credential>, FicError> {
     if !issuer.starts_with("https://") {
         return Err(FicError::Issuer(issuer.to_owned()));
     }
-    let ids = request.owner_id.is_some() && request.repository_id.is_some();
-    if ids && !issues_id_subjects(issuer) {
-        return Err(FicError::IdsNotIssued(issuer.to_owned()));
-    }
     let repository = Repository {
         owner: owner.to_owned(),
         name: repo.to_owned(),
@@ -225,6 +238,21 @@ pub fn credentials(request: &Request) -> Result<Vec<Credential>, FicError> {
         .claim_keys
         .clone()
         .unwrap_or_else(|| vec!["repo".to_owned(), "context".to_owned()]);
+    // The ID-based `repo` segment needs both IDs; a template without `repo` (e.g. the reusable
+    // workflows' repository_owner_id,job_workflow_ref) takes either on its own.
+    let has_repo = keys.iter().any(|k| k == "repo");
+    let ids = request.owner_id.is_some() && request.repository_id.is_some();
+    if has_repo && request.owner_id.is_some() != request.repository_id.is_some() {
+        let (given, missing) = if request.owner_id.is_some() {
+            ("--owner-id", "--repository-id")
+        } else {
+            ("--repository-id", "--owner-id")
+        };
+        return Err(FicError::IdsTogether { given, missing });
+    }
+    if ids && has_repo && !issues_id_subjects(issuer) {
+        return Err(FicError::IdsNotIssued(issuer.to_owned()));
+    }
     if let Some(bad) = keys
         .iter()
         .find(|k| k.is_empty() || !k.chars().all(|c| c.is_ascii_alphanumeric() || c == '_'))
@@ -254,7 +282,7 @@ pub fn credentials(request: &Request) -> Result<Vec<Credential>, FicError> {
         claims: &claims,
     };
     let mut subjects = vec![templated_subject(&repository, false, &keys, &values)?];
-    if ids && keys.iter().any(|k| k == "repo") {
+    if ids && has_repo {
         subjects.push(templated_subject(&repository, true, &keys, &values)?);
     }
     // A workflow ref outside the template can only be matched by its own condition.

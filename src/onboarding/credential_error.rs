@@ -30,6 +30,16 @@ pub enum FicError {
         "--owner-id/--repository-id: issuer {0} is not github.com or GitHub Enterprise Cloud, and GitHub Enterprise Server never issues ID-based subjects (repo:OWNER@ID/REPO@ID:...); drop both flags"
     )]
     IdsNotIssued(String),
+    /// The ID-based `repo` segment (`repo:OWNER@ID/REPO@ID`) needs both numeric IDs.
+    #[error(
+        "{given} without {missing}: the subject's repo segment in the ID-based form (repo:OWNER@ID/REPO@ID:...) needs both; add {missing} (gh api repos/OWNER/REPO --jq '.owner.id, .id'), or use a --claim-keys template without repo"
+    )]
+    IdsTogether {
+        /// The flag given.
+        given: &'static str,
+        /// The flag missing.
+        missing: &'static str,
+    },
     /// Entra matches wildcards (flexible credentials, preview) only for github.com's issuer.
     #[error(
         "{what} needs a flexible federated credential, which Entra supports only with --issuer https://token.actions.githubusercontent.com (not {issuer}); use exact values (one credential per branch or tag) or a GitHub environment"

@@ -191,7 +191,8 @@ pub async fn verify_issuer(
     if found != issuer {
         return Err(ExplainError::IssuerMismatch {
             expected: format!("{issuer:?}"),
-            found: format!("{found:?}"),
+            // The discovery document's text: cut and cleaned like any server text.
+            found: format!("{:?}", http::server_text(&found)),
         });
     }
     let jwks_url = discovery
@@ -200,7 +201,10 @@ pub async fn verify_issuer(
         .and_then(|uri| Url::parse(uri).ok())
         .filter(|url| url.scheme() == "https")
         .ok_or_else(|| ExplainError::Jwks {
-            url: format!("{:?}", discovery.jwks_uri.unwrap_or_default()),
+            url: format!(
+                "{:?}",
+                http::server_text(&discovery.jwks_uri.unwrap_or_default())
+            ),
             reason: "missing or not an https:// URL".to_owned(),
         })?;
     let jwks: Jwks = fetch_json(client, &jwks_url, deadline)
@@ -301,11 +305,11 @@ pub fn report_lines(
     match verification {
         Ok(verified) => {
             lines.push(format!(
-                "  discovery  https://{}  ok, issuer matches",
+                "  discovery  {}  ok, issuer matches",
                 verified.discovery_url
             ));
             lines.push(format!(
-                "  jwks       https://{}  ok, {} key(s)",
+                "  jwks       {}  ok, {} key(s)",
                 verified.jwks_url, verified.key_count
             ));
             lines.push(format!(

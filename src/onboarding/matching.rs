@@ -15,6 +15,9 @@ pub struct Check {
     pub subject: Option<String>,
     /// A flexible credential's expression.
     pub expression: Option<Expression>,
+    /// Whether they came from the action's inputs (`explain-subject`, `explain-expression`) rather
+    /// than the CLI's flags (`--subject`, `--expression`): the failure names the one the user set.
+    pub from_inputs: bool,
 }
 
 fn quoted(value: &str) -> String {
@@ -53,7 +56,12 @@ pub fn check_lines(claims: &Map<String, Value>, check: &Check) -> (Vec<String>, 
                 quoted(subject),
                 quoted(sub)
             ));
-            failures.push(format!("--subject does not match the token's sub: {why}"));
+            let name = if check.from_inputs {
+                "explain-subject"
+            } else {
+                "--subject"
+            };
+            failures.push(format!("{name} does not match the token's sub: {why}"));
         }
         lines.extend(
             crate::onboarding::subject::form_mismatch(sub, subject).map(|w| format!("  {w}")),
@@ -102,7 +110,12 @@ pub fn check_lines(claims: &Map<String, Value>, check: &Check) -> (Vec<String>, 
             lines.push("  result: the expression matches this token".to_owned());
         } else {
             lines.push("  result: the expression does NOT match this token".to_owned());
-            failures.push("--expression does not match the token's claims".to_owned());
+            let name = if check.from_inputs {
+                "explain-expression"
+            } else {
+                "--expression"
+            };
+            failures.push(format!("{name} does not match the token's claims"));
         }
     }
     let failure = (!failures.is_empty()).then(|| failures.join("; "));
@@ -130,6 +143,7 @@ mod tests {
                 &Check {
                     subject: Some(subject.to_owned()),
                     expression: None,
+                    from_inputs: false,
                 },
             )
         };
@@ -160,6 +174,7 @@ mod tests {
         let check = Check {
             subject: None,
             expression,
+            from_inputs: false,
         };
         assert_eq!(
             check_lines(&claims("repo:o/r:ref:refs/heads/release/7"), &check).1,

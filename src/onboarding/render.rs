@@ -2,7 +2,10 @@
 //! (chained with `dependsOn`: Entra refuses concurrent writes to one identity) and Terraform.
 //! The schema each targets is cited in `docs/federated-credentials.md`.
 
-use crate::onboarding::credential::{Credential, GITHUB_ISSUER, MSI_API, MSI_PREVIEW_API};
+use crate::exchange::cloud::Cloud;
+use crate::onboarding::credential::{
+    Credential, GITHUB_ISSUER, MSI_API, MSI_FLEXIBLE_WARNING, MSI_PREVIEW_API,
+};
 
 /// Output formats of `federated-credential`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -31,14 +34,19 @@ pub fn notes(credentials: &[Credential], format: Format) -> Vec<String> {
         .any(|c| c.claims_matching_expression.is_some())
     {
         notes.push(format!(
-            "note: a wildcard or a separate job_workflow_ref makes a flexible federated credential (Entra preview): issuer {GITHUB_ISSUER} only, claims sub and job_workflow_ref, operators eq and matches (* any run of characters, ? one) joined by `and`. App registrations: Microsoft Graph beta (az rest; use --format az); managed identities: API {MSI_PREVIEW_API}. Check it against a real token first: azure-oidc-token explain --expression \"...\""
+            "note: a wildcard or a separate job_workflow_ref makes a flexible federated credential (Entra preview): issuer {GITHUB_ISSUER} only, claims sub and job_workflow_ref, operators eq and matches (* any run of characters, ? one) joined by `and`. App registrations: Microsoft Graph beta (az rest; use --format az); managed identities (ARM API {MSI_PREVIEW_API}): {MSI_FLEXIBLE_WARNING}. Check it against a real token first: azure-oidc-token explain --expression \"...\""
         ));
     }
     notes
 }
 
 /// Renders `credentials` in `format`.
-pub fn render(credentials: &[Credential], format: Format, app_id: Option<&str>) -> String {
+pub fn render(
+    credentials: &[Credential],
+    format: Format,
+    app_id: Option<&str>,
+    cloud: Cloud,
+) -> String {
     match format {
         Format::Json => credentials
             .iter()
@@ -47,14 +55,20 @@ pub fn render(credentials: &[Credential], format: Format, app_id: Option<&str>) 
         Format::Az => credentials
             .iter()
             .map(|c| {
-                let preview = if c.claims_matching_expression.is_some() {
+                let flexible = c.claims_matching_expression.is_some();
+                let preview = if flexible {
                     "# flexible credential (preview): Graph beta for an app registration, --claims-matching-expression-* for a managed identity\n"
                 } else {
                     ""
                 };
+                let identity_warning = if flexible {
+                    format!("# {MSI_FLEXIBLE_WARNING}\n")
+                } else {
+                    String::new()
+                };
                 format!(
-                    "{preview}# app registration\n{}\n# or a user-assigned managed identity\n{}\n",
-                    c.az_app_command(app_id),
+                    "{preview}# app registration\n{}\n# or a user-assigned managed identity\n{identity_warning}{}\n",
+                    c.az_app_command_in(app_id, cloud),
                     c.az_identity_command()
                 )
             })
@@ -98,7 +112,7 @@ fn render_bicep(credentials: &[Credential]) -> String {
         let (api, comment, matcher) = match &credential.claims_matching_expression {
             Some(expression) => (
                 MSI_PREVIEW_API,
-                "// flexible credential (preview API)\n",
+                format!("// flexible credential (preview API)\n// {MSI_FLEXIBLE_WARNING}\n"),
                 format!(
                     "    claimsMatchingExpression: {{\n      value: {}\n      languageVersion: {}\n    }}\n",
                     bicep_string(&expression.value),
@@ -107,7 +121,7 @@ fn render_bicep(credentials: &[Credential]) -> String {
             ),
             None => (
                 MSI_API,
-                "",
+                String::new(),
                 format!(
                     "    subject: {}\n",
                     bicep_string(credential.subject.as_deref().unwrap_or_default())

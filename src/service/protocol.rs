@@ -198,10 +198,10 @@ pub fn query_pairs(query: &str) -> Vec<(String, String)> {
         .collect()
 }
 
-/// Client text for a message and a log line: at most 200 characters, control characters dropped.
+/// Client text for a message and a log line: cleaned and bounded as server text is (one line, no
+/// control or bidirectional characters, at most 300 characters).
 fn shown(value: &str) -> String {
-    let cleaned: String = value.chars().filter(|c| !c.is_control()).collect();
-    crate::exchange::entra::shorten(&cleaned, 200)
+    crate::exchange::http::server_text(value)
 }
 
 /// The success answer.

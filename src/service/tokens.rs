@@ -7,7 +7,8 @@ use std::io::Write as _;
 use crate::action::workflow;
 use crate::clock::{rfc3339, unix_now};
 use crate::error::{self, AppError};
-use crate::exchange::entra::{AccessToken, EntraError, shorten};
+use crate::exchange::entra::{AccessToken, EntraError};
+use crate::exchange::http::server_text;
 use crate::exchange::settings::{ConfigError, ExchangeConfig};
 use crate::exchange::source::IdTokenSource;
 use crate::exchange::source::github::GitHubError;
@@ -134,8 +135,8 @@ impl Tokens {
                     )),
                     log_line: format!(
                         "{} {}: refused ({}): {message}",
-                        shorten(parts.method, 20),
-                        shorten(parts.path, 100),
+                        server_text(parts.method),
+                        server_text(parts.path),
                         refusal.status()
                     ),
                 };

@@ -172,7 +172,16 @@ fn token_raw_from_a_gitlab_style_env_var() {
 fn token_from_the_github_runner_masks_inside_actions() {
     let emulator = emulator();
     let flags = exchange_flags(&emulator);
-    let mut args = vec!["token", "--scope", "https://vault.azure.net"];
+    // Inside Actions the token goes to a file (stdout is refused there: tests/integration/hardening.rs).
+    let out = tempfile::tempdir().unwrap();
+    let file = out.path().join("azure-token");
+    let mut args = vec![
+        "token",
+        "--scope",
+        "https://vault.azure.net",
+        "--output",
+        file.to_str().unwrap(),
+    ];
     args.extend(flags.iter().map(String::as_str));
     let outcome = cli(
         &emulator,
@@ -185,6 +194,7 @@ fn token_from_the_github_runner_masks_inside_actions() {
     );
     assert_eq!(outcome.code, Some(0), "{}", outcome.stderr);
     let access = &emulator.issued_access_tokens()[0];
+    assert_eq!(&std::fs::read_to_string(&file).unwrap(), access);
     assert!(
         outcome.stderr.contains(&format!("::add-mask::{access}")),
         "{}",
@@ -336,6 +346,21 @@ fn explain_shows_claims_credential_and_verifies_the_issuer() {
     )));
     assert!(out.contains("signature  RS256 with kid"), "{out}");
     assert!(out.contains("verified"));
+    // The URLs the issuer check fetched, each printed once with its scheme (not `https://https://`).
+    let issuer = emulator.issuer();
+    assert!(
+        out.contains(&format!(
+            "  discovery  {issuer}/.well-known/openid-configuration  ok, issuer matches"
+        )),
+        "{out}"
+    );
+    assert!(
+        out.lines().any(
+            |l| l.starts_with("  jwks       https://127.0.0.1:") && l.ends_with("ok, 1 key(s)")
+        ),
+        "{out}"
+    );
+    assert!(!out.contains("https://https://"), "{out}");
     assert_eq!(
         emulator.requests(Hop::Discovery),
         2,
@@ -498,6 +523,117 @@ fn explain_input_runs_the_diagnosis_instead_of_the_exchange() {
             .summary
             .contains("\"subject\": \"repo:octo-org/octo-repo:ref:refs/heads/main\"")
     );
+}
+
+#[test]
+fn explain_inputs_check_a_subject_and_an_expression_against_the_jobs_token() {
+    let emulator = emulator();
+    let outcome = Step::new(&emulator)
+        .with("INPUT_EXPLAIN", "true")
+        .with(
+            "INPUT_EXPLAIN-SUBJECT",
+            "repo:octo-org/octo-repo:ref:refs/heads/main",
+        )
+        .run_checked();
+    outcome.assert_succeeded();
+    assert!(
+        outcome
+            .stdout
+            .contains("\"repo:octo-org/octo-repo:ref:refs/heads/main\"  matches the token's sub"),
+        "{}",
+        outcome.stdout
+    );
+    assert_eq!(
+        emulator.requests(Hop::Entra),
+        0,
+        "no exchange in explain mode"
+    );
+
+    // A subject that differs fails the step, naming the input.
+    let emulator = self::emulator();
+    let outcome = Step::new(&emulator)
+        .with("INPUT_EXPLAIN", "true")
+        .with(
+            "INPUT_EXPLAIN-SUBJECT",
+            "repo:octo-org/octo-repo:environment:production",
+        )
+        .run_checked();
+    let error = outcome.assert_failed();
+    assert!(
+        error.contains("explain-subject does not match the token's sub: it differs (AADSTS700213)"),
+        "{error}"
+    );
+
+    // The expression is evaluated against the job's claims (the sub condition holds); Entra
+    // evaluates flexible credentials only for github.com's issuer, which the emulator is not.
+    let emulator = self::emulator();
+    let outcome = Step::new(&emulator)
+        .with("INPUT_EXPLAIN", "true")
+        .with(
+            "INPUT_EXPLAIN-EXPRESSION",
+            "claims['sub'] matches 'repo:octo-org/octo-repo:ref:refs/heads/*'",
+        )
+        .run_checked();
+    let error = outcome.assert_failed();
+    assert!(
+        outcome
+            .stdout
+            .contains("claims['sub'] is \"repo:octo-org/octo-repo:ref:refs/heads/main\": holds"),
+        "{}",
+        outcome.stdout
+    );
+    assert!(
+        error.contains("explain-expression does not match the token's claims"),
+        "{error}"
+    );
+}
+
+#[test]
+fn explain_inputs_are_validated_before_any_network_call() {
+    for (extra, input, expected) in [
+        (
+            vec![
+                ("INPUT_EXPLAIN", "true"),
+                ("INPUT_EXPLAIN-EXPRESSION", "claims['sub'] like 'x'"),
+            ],
+            "explain-expression",
+            "is not a flexible credential expression (operator \"like\" is not in Entra's language",
+        ),
+        (
+            vec![(
+                "INPUT_EXPLAIN-SUBJECT",
+                "repo:octo-org/octo-repo:ref:refs/heads/main",
+            )],
+            "explain-subject",
+            "is set, but `explain` is not true",
+        ),
+        (
+            vec![("INPUT_EXPLAIN-EXPRESSION", "claims['sub'] eq 'x'")],
+            "explain-expression",
+            "is set, but `explain` is not true",
+        ),
+        (
+            vec![
+                ("INPUT_EXPLAIN", "true"),
+                (
+                    "INPUT_EXPLAIN-SUBJECT",
+                    "repo:o/r:ref:refs/heads/main\n::warning::x",
+                ),
+            ],
+            "explain-subject",
+            "holds a line break or control character",
+        ),
+    ] {
+        let emulator = emulator();
+        let mut step = Step::new(&emulator);
+        for (name, value) in &extra {
+            step = step.with(name, value);
+        }
+        let outcome = step.run_checked();
+        let error = outcome.assert_failed();
+        assert!(error.contains(input) && error.contains(expected), "{error}");
+        assert_eq!(support::total_requests(&emulator), 0, "{input}: no request");
+    }
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -769,7 +905,10 @@ fn federated_credential_needs_exactly_one_entity_and_a_repository() {
         "--owner-id",
         "1",
     ]);
-    assert_eq!(half_ids.status.code(), Some(2));
+    // Refused by the generator (the ID-based repo segment needs both), naming the missing flag;
+    // a template without `repo` takes --owner-id alone (credentials::owner_id_alone_serves_...).
+    assert_eq!(half_ids.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&half_ids.stderr).contains("add --repository-id"));
 }
 
 #[test]

@@ -48,6 +48,8 @@ fn vars(emulator: &Emulator) -> BTreeMap<String, String> {
         ("vars.AZURE_SUBSCRIPTION_ID".into(), SUBSCRIPTION.into()),
         ("vars.BACKUP_RESOURCE_GROUP".into(), "rg-backup".into()),
         ("vars.BACKUP_VAULT".into(), "vault-prod".into()),
+        ("vars.BACKUP_VAULT_DISKS".into(), "bvault-disks".into()),
+        ("vars.DISK_BACKUP_INSTANCE".into(), "disk-data-bi".into()),
         (
             "vars.BACKUP_ITEM_PATH".into(),
             "backupFabrics/Azure/protectionContainers/iaasvmcontainer;iaasvmcontainerv2;rg-app;vm-app/protectedItems/vm;iaasvmcontainerv2;rg-app;vm-app".into(),
@@ -180,7 +182,14 @@ fn run_workflow(emulator: &Emulator, file: &str, overrides: &[(&str, &str)]) -> 
             for (k, v) in overrides {
                 command.env(k, v);
             }
-            let output = command.output().unwrap();
+            // A script that never ends fails the test with what it printed, instead of hanging it.
+            let (status, stdout, stderr) =
+                support::output_within(command, std::time::Duration::from_secs(120));
+            let output = std::process::Output {
+                status,
+                stdout,
+                stderr,
+            };
             let outputs = parse_file_commands(&std::fs::read_to_string(&output_file).unwrap())
                 .unwrap()
                 .into_iter()
@@ -209,9 +218,25 @@ fn run_workflow(emulator: &Emulator, file: &str, overrides: &[(&str, &str)]) -> 
 }
 
 /// No token of the run in any step's streams (the action's own `::add-mask::` lines aside), and
-/// none in a `run:` step's outputs.
+/// none in a `run:` step's outputs; and each `run:` step's output, replayed through the runner's
+/// command processing, runs no command but `::error` and `::warning` (server text never becomes a
+/// workflow command) and leaves processing on.
 fn assert_no_token_printed(emulator: &Emulator, ran: &[Ran]) {
     let secrets = secrets(emulator);
+    for step in ran.iter().skip(1) {
+        let log = support::RunnerLog::replay(&step.stdout, &step.stderr);
+        for command in &log.processed {
+            assert!(
+                ["error", "warning"].contains(&command.name.as_str()),
+                "the runner would run `{}` from step `{}`: {command:?}\nstdout:\n{}\nstderr:\n{}",
+                command.name,
+                step.name,
+                step.stdout,
+                step.stderr
+            );
+        }
+        assert!(!log.stopped(), "step `{}` left commands stopped", step.name);
+    }
     assert!(secrets.len() >= 2, "the run issued no token");
     for step in ran {
         for (stream, text) in [("stdout", &step.stdout), ("stderr", &step.stderr)] {
@@ -414,19 +439,103 @@ fn backup_on_demand_rides_out_throttled_polls() {
 
 #[test]
 fn backup_on_demand_gives_up_after_wait_minutes() {
+    // The operation answers at once, so the deadline that trips is the job's (M15: a script with
+    // no deadline on the job polls until the double's poll limit and fails differently).
     let emulator = emulator_with(Backup {
+        operation_polls_in_progress: 0,
         job_polls_in_progress: 1000,
         ..Backup::default()
     });
     let ran = run_workflow(&emulator, "backup-on-demand.yml", &[("WAIT_MINUTES", "0")]);
     let step = script(&ran);
     assert_eq!(step.code, Some(1), "{step:#?}");
+    let job = job_id_from_operation(step);
     let errors = step.errors();
+    assert_eq!(errors.len(), 1, "{}", step.stdout);
     assert!(
-        errors[0].contains("was still InProgress after 0 minutes"),
+        errors[0].contains(&format!(
+            "backup job {job} was still InProgress after 0 minutes"
+        )),
         "{}",
         errors[0]
     );
+    let job_polls = arm_calls(&emulator)
+        .iter()
+        .filter(|c| c.contains("/backupJobs/"))
+        .count();
+    assert_eq!(job_polls, 1, "one poll, then the deadline");
+}
+
+#[test]
+fn an_operation_that_ends_failed_or_canceled_fails_the_step_at_once() {
+    // M4 / M5: an operation that ends Failed or Canceled is neither still running nor a success.
+    for (workflow, what) in [
+        ("backup-on-demand.yml", "backup trigger"),
+        ("restore-drill.yml", "restore trigger"),
+    ] {
+        for (outcome, error) in [
+            (
+                "Failed",
+                "UserErrorVmNotFound: The virtual machine to restore",
+            ),
+            ("Canceled", "OperationCanceled: The operation was canceled."),
+        ] {
+            let emulator = emulator_with(Backup {
+                operation_outcome: outcome.into(),
+                ..restore_backup()
+            });
+            let ran = run_workflow(&emulator, workflow, &[]);
+            let step = script(&ran);
+            assert_eq!(step.code, Some(1), "{workflow} {outcome}: {step:#?}");
+            let errors = step.errors();
+            assert_eq!(errors.len(), 1, "{}", step.stdout);
+            assert!(
+                errors[0].contains(&format!("{what}: the operation ended {outcome}: {error}")),
+                "{workflow}: {}",
+                errors[0]
+            );
+            let calls = arm_calls(&emulator);
+            assert_eq!(
+                calls
+                    .iter()
+                    .filter(|c| c.contains("/operationsStatus/"))
+                    .count(),
+                2,
+                "one InProgress poll, then the end: {calls:?}"
+            );
+            assert!(
+                !calls.iter().any(|c| c.contains("/backupJobs/")),
+                "no job to follow: {calls:?}"
+            );
+        }
+    }
+}
+
+#[test]
+fn a_wait_minutes_that_is_not_a_number_is_refused_before_any_call() {
+    // bash evaluates `$((…))` operands as expressions: `HOME[$(cmd)]` would run cmd.
+    let marker = tempfile::tempdir().unwrap();
+    let touched = marker.path().join("ran");
+    let hostile = format!("HOME[$(touch {})]", touched.display());
+    for (name, workflow) in [
+        ("WAIT_MINUTES", "backup-on-demand.yml"),
+        ("POLL_SECONDS", "restore-drill.yml"),
+    ] {
+        let emulator = emulator_with(restore_backup());
+        let ran = run_workflow(&emulator, workflow, &[(name, &hostile)]);
+        let step = script(&ran);
+        assert_eq!(step.code, Some(1), "{step:#?}");
+        assert!(
+            step.errors()[0].contains(&format!("{name} must be a whole number")),
+            "{}",
+            step.stdout
+        );
+        assert!(!touched.exists(), "{name}: the value was evaluated as code");
+        assert!(
+            emulator.arm_requests().is_empty(),
+            "no call before the check"
+        );
+    }
 }
 
 #[test]
@@ -513,6 +622,473 @@ fn restore_drill_restores_the_newest_point_in_the_vaults_region_and_waits_for_th
         .filter(|c| c.ends_with(&format!("/backupJobs/{job}")))
         .count();
     assert_eq!(job_polls, 3, "{calls:?}");
+    // The proof: the two disks the restore made were found (a list of two pages, before and after),
+    // checked, reported, and deleted, each deletion followed to its end.
+    for disk in ["vm-app-", "-osdisk", "-datadisk-0"] {
+        assert!(
+            step.stdout.contains("restored disk ") && step.stdout.contains(disk),
+            "{}",
+            step.stdout
+        );
+    }
+    assert_eq!(
+        step.outputs.get("restored-disks").map(String::as_str),
+        Some("2")
+    );
+    let deletes: Vec<&String> = calls.iter().filter(|c| c.starts_with("DELETE ")).collect();
+    assert_eq!(deletes.len(), 2, "{calls:?}");
+    assert!(
+        deletes
+            .iter()
+            .all(|c| c.contains("/resourceGroups/rg-restore/providers/Microsoft.Compute/disks/")),
+        "{deletes:?}"
+    );
+    assert_eq!(
+        calls.iter().filter(|c| c.contains("/operations/")).count(),
+        4,
+        "each deletion followed: InProgress, Succeeded: {calls:?}"
+    );
+    assert!(emulator.disks().is_empty(), "{:?}", emulator.disks());
+    assert!(
+        step.stdout.contains(
+            "restore drill passed: 2 disks restored from 71897210437791, checked and deleted"
+        ),
+        "{}",
+        step.stdout
+    );
+}
+
+#[test]
+fn restore_drill_reads_every_page_of_recovery_points() {
+    // One point per page, the newest on the last page.
+    let mut backup = restore_backup();
+    backup.recovery_points_page_size = 1;
+    backup.recovery_points.sort_by(|a, b| a.1.cmp(&b.1));
+    let newest = backup.recovery_points.last().unwrap().0.clone();
+    let emulator = emulator_with(backup);
+    let ran = run_workflow(&emulator, "restore-drill.yml", &[]);
+    let step = script(&ran);
+    assert_eq!(step.code, Some(0), "{step:#?}");
+    let calls = arm_calls(&emulator);
+    assert_eq!(
+        calls
+            .iter()
+            .filter(|c| c.ends_with("/recoveryPoints"))
+            .count(),
+        3,
+        "{calls:?}"
+    );
+    assert!(
+        calls
+            .iter()
+            .any(|c| c.starts_with("POST ")
+                && c.contains(&format!("/recoveryPoints/{newest}/restore"))),
+        "{calls:?}"
+    );
+}
+
+#[test]
+fn restore_drill_fails_when_the_restored_disks_are_missing_or_unusable() {
+    for (restored, state, expected) in [
+        (
+            Some(0),
+            "Succeeded",
+            "holds 0 restored disks where the recovery point has 2",
+        ),
+        (
+            Some(1),
+            "Succeeded",
+            "holds 1 restored disks where the recovery point has 2",
+        ),
+        (None, "Failed", "restored disks not usable: vm-app-"),
+    ] {
+        let emulator = emulator_with(Backup {
+            restored_disks: restored,
+            restored_disk_state: state.into(),
+            ..restore_backup()
+        });
+        let ran = run_workflow(&emulator, "restore-drill.yml", &[]);
+        let step = script(&ran);
+        assert_eq!(step.code, Some(1), "{expected}: {step:#?}");
+        let errors = step.errors();
+        assert_eq!(errors.len(), 1, "{}", step.stdout);
+        assert!(errors[0].contains(expected), "{}", errors[0]);
+        assert!(
+            emulator.disks().is_empty(),
+            "what the restore left is deleted: {:?}",
+            emulator.disks()
+        );
+    }
+}
+
+#[test]
+fn restore_drill_needs_a_target_resource_group_of_its_own() {
+    let other = format!(
+        "/subscriptions/{SUBSCRIPTION}/resourceGroups/rg-restore/providers/Microsoft.Compute/disks/someone-elses"
+    );
+    let emulator = emulator_with(Backup {
+        existing_disks: vec![other.clone()],
+        ..restore_backup()
+    });
+    let ran = run_workflow(&emulator, "restore-drill.yml", &[]);
+    let step = script(&ran);
+    assert_eq!(step.code, Some(1), "{step:#?}");
+    assert!(
+        step.errors()[0].contains("it already holds disks (someone-elses)"),
+        "{}",
+        step.stdout
+    );
+    assert!(emulator.arm_requests().iter().all(|r| r.method == "GET"));
+    assert_eq!(
+        emulator.disks(),
+        vec![other],
+        "nothing of anyone else's deleted"
+    );
+}
+
+#[test]
+fn a_job_starting_post_is_never_sent_twice() {
+    // The trigger starts the job but its answer is lost (502): sending it again would start a
+    // second restore (or meet 409 "operation in progress"), so the step fails and says where to look.
+    for (workflow, what) in [
+        ("backup-on-demand.yml", "backup trigger"),
+        ("restore-drill.yml", "restore trigger"),
+    ] {
+        let emulator = emulator_with(Backup {
+            trigger_answers_502: true,
+            ..restore_backup()
+        });
+        let ran = run_workflow(&emulator, workflow, &[]);
+        let step = script(&ran);
+        assert_eq!(step.code, Some(1), "{step:#?}");
+        let errors = step.errors();
+        assert!(
+            errors[0].contains(&format!("{what}: POST"))
+                && errors[0].contains("answered HTTP 502")
+                && errors[0].contains("not sent again, because it may have started a job"),
+            "{}",
+            errors[0]
+        );
+        let posts = emulator
+            .arm_requests()
+            .iter()
+            .filter(|r| r.method == "POST")
+            .count();
+        assert_eq!(posts, 1, "{workflow}");
+    }
+}
+
+#[test]
+fn a_throttled_trigger_is_sent_again_after_retry_after() {
+    // 429 is the one failure that proves nothing started, so the trigger may go again.
+    let emulator = emulator_with(Backup {
+        throttle_triggers: 1,
+        ..Backup::default()
+    });
+    let ran = run_workflow(&emulator, "backup-on-demand.yml", &[]);
+    let step = script(&ran);
+    assert_eq!(step.code, Some(0), "{step:#?}");
+    assert!(
+        step.stdout.contains(
+            "backup trigger: ARM throttled the request (HTTP 429); sending it again in 1 s"
+        ),
+        "{}",
+        step.stdout
+    );
+    let posts = emulator
+        .arm_requests()
+        .iter()
+        .filter(|r| r.method == "POST")
+        .count();
+    assert_eq!(posts, 2);
+}
+
+#[test]
+fn an_api_version_the_provider_does_not_have_fails_with_arms_answer() {
+    // M12: a Storage api-version that Microsoft.Storage does not serve.
+    let emulator = emulator_with(restore_backup());
+    let ran = run_workflow(
+        &emulator,
+        "restore-drill.yml",
+        &[("STORAGE_API_VERSION", "2099-01-01")],
+    );
+    let step = script(&ran);
+    assert_eq!(step.code, Some(1), "{step:#?}");
+    let error = step.errors()[0];
+    assert!(
+        error.contains("staging storage account: GET")
+            && error.contains("answered HTTP 400 (NoRegisteredProviderFound: No registered resource provider found for location 'norwayeast' and API version '2099-01-01' for type 'storageAccounts'. The supported api-versions are '2023-01-01, 2023-05-01'"),
+        "{error}"
+    );
+    assert!(emulator.arm_requests().iter().all(|r| r.method == "GET"));
+}
+
+#[test]
+fn server_text_never_becomes_a_workflow_command() {
+    // A job status holding a line break, a workflow command and a legacy `##[` command: the
+    // harness replays the step through the runner model (run_workflow) and fails on any command
+    // other than the script's own ::error / ::warning.
+    let hostile = "Weird\n::set-env name=LD_PRELOAD::/tmp/x.so\n##[warning]boom\u{1b}]8;;";
+    let emulator = emulator_with(Backup {
+        job_outcome: hostile.into(),
+        ..restore_backup()
+    });
+    let ran = run_workflow(&emulator, "restore-drill.yml", &[]);
+    let step = script(&ran);
+    assert_eq!(step.code, Some(1), "{step:#?}");
+    let errors = step.errors();
+    assert_eq!(errors.len(), 1, "{}", step.stdout);
+    assert!(
+        errors[0].contains("unknown status 'Weird ::set-env"),
+        "{}",
+        errors[0]
+    );
+    assert!(!step.stdout.contains("##[warning]"), "{}", step.stdout);
+    assert!(!step.stdout.contains('\u{1b}'), "{}", step.stdout);
+}
+
+#[test]
+fn the_token_is_never_on_a_command_line() {
+    // A slow ARM keeps each curl alive for a while; meanwhile every process's /proc/PID/cmdline is
+    // read, again and again. None may hold a token (any local user can read them).
+    let emulator = emulator_with(Backup {
+        delay: std::time::Duration::from_millis(250),
+        ..restore_backup()
+    });
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let scanner = {
+        let stop = stop.clone();
+        std::thread::spawn(move || {
+            let mut seen = std::collections::BTreeSet::new();
+            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                for entry in std::fs::read_dir("/proc").unwrap().flatten() {
+                    if let Ok(bytes) = std::fs::read(entry.path().join("cmdline"))
+                        && !bytes.is_empty()
+                    {
+                        seen.insert(String::from_utf8_lossy(&bytes).replace('\0', " "));
+                    }
+                }
+                std::thread::sleep(std::time::Duration::from_millis(10));
+            }
+            seen
+        })
+    };
+    let ran = run_workflow(&emulator, "restore-drill.yml", &[]);
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    let seen = scanner.join().unwrap();
+    assert_eq!(script(&ran).code, Some(0), "{ran:#?}");
+    let base = emulator.base_url();
+    let curls: Vec<&String> = seen
+        .iter()
+        .filter(|c| c.starts_with("curl ") && c.contains(&base))
+        .collect();
+    assert!(
+        curls.len() >= 5,
+        "the scan saw too few of the script's curl processes to prove anything: {curls:?}"
+    );
+    for secret in secrets(&emulator) {
+        for cmdline in &seen {
+            assert!(
+                !cmdline.contains(&secret),
+                "a token on a command line: {cmdline}"
+            );
+        }
+    }
+    assert!(curls.iter().all(|c| c.contains("--header @")), "{curls:?}");
+}
+
+/// The Backup vault (Microsoft.DataProtection) drill for a managed disk: validate, restore, follow
+/// the job, find the new disk, check it, delete it.
+#[test]
+fn disk_restore_drill_restores_checks_and_deletes_the_disk() {
+    let emulator = emulator_with(restore_backup());
+    let ran = run_workflow(&emulator, "disk-restore-drill.yml", &[]);
+    let step = script(&ran);
+    assert_eq!(step.code, Some(0), "{step:#?}");
+    let job = job_id_from_operation(step);
+    assert!(
+        step.stdout
+            .contains(&format!("restore job {job}: Completed")),
+        "{}",
+        step.stdout
+    );
+    let requests = emulator.arm_requests();
+    let posts: Vec<_> = requests.iter().filter(|r| r.method == "POST").collect();
+    assert_eq!(posts.len(), 2, "validateRestore, then restore");
+    assert!(
+        posts[0]
+            .path
+            .ends_with("/backupInstances/disk-data-bi/validateRestore")
+    );
+    assert!(
+        posts[1]
+            .path
+            .ends_with("/backupInstances/disk-data-bi/restore")
+    );
+    let body: serde_json::Value = serde_json::from_str(&posts[1].body).unwrap();
+    let validated: serde_json::Value = serde_json::from_str(&posts[0].body).unwrap();
+    assert_eq!(
+        validated["restoreRequestObject"], body,
+        "the same request validated"
+    );
+    assert_eq!(
+        body["objectType"],
+        "AzureBackupRecoveryPointBasedRestoreRequest"
+    );
+    assert_eq!(
+        body["recoveryPointId"], "71897210437791",
+        "the newest point"
+    );
+    let target = body["restoreTargetInfo"]["datasourceInfo"]["resourceID"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert!(
+        target.contains(
+            "/resourceGroups/rg-restore/providers/Microsoft.Compute/disks/disk-data-drill-"
+        ),
+        "{target}"
+    );
+    assert!(
+        requests
+            .iter()
+            .filter(|r| r.path.contains("Microsoft.DataProtection"))
+            .all(|r| r
+                .query
+                .as_deref()
+                .unwrap()
+                .contains("api-version=2024-04-01")),
+        "every Backup vault call with the Backup vault api-version"
+    );
+    let calls = arm_calls(&emulator);
+    assert_eq!(
+        calls
+            .iter()
+            .filter(|c| c.ends_with("/recoveryPoints"))
+            .count(),
+        2,
+        "two pages of recovery points: {calls:?}"
+    );
+    assert!(
+        calls
+            .iter()
+            .any(|c| c.starts_with("DELETE ") && target.ends_with(c.rsplit('/').next().unwrap())),
+        "{calls:?}"
+    );
+    assert!(emulator.disks().is_empty(), "{:?}", emulator.disks());
+    assert!(
+        step.stdout
+            .contains("disk restore drill passed: disk-data-drill-"),
+        "{}",
+        step.stdout
+    );
+}
+
+#[test]
+fn disk_restore_drill_fails_unless_the_restore_is_proven() {
+    let cases: Vec<(Backup, &str)> = vec![
+        (
+            Backup {
+                job_outcome: "Failed".into(),
+                ..restore_backup()
+            },
+            "ended Failed: UserErrorDiskRestoreFailed The vault's managed identity lacks Disk Restore Operator",
+        ),
+        (
+            Backup {
+                job_outcome: "Cancelled".into(),
+                ..restore_backup()
+            },
+            "ended Cancelled",
+        ),
+        (
+            Backup {
+                restored_disks: Some(0),
+                ..restore_backup()
+            },
+            "Completed, but the restored disk disk-data-drill-",
+        ),
+        (
+            Backup {
+                restored_disk_state: "Failed".into(),
+                ..restore_backup()
+            },
+            "is not usable (64 GiB, Failed, norwayeast) (deleted)",
+        ),
+        (
+            Backup {
+                job_outcome: "CompletedWithWarnings".into(),
+                ..restore_backup()
+            },
+            "CompletedWithWarnings fails the drill",
+        ),
+        (
+            Backup {
+                operation_outcome: "Failed".into(),
+                ..restore_backup()
+            },
+            "validate restore: the operation ended Failed: UserErrorVmNotFound",
+        ),
+        (
+            Backup {
+                validate_outcome: "Failed".into(),
+                ..restore_backup()
+            },
+            "validate restore: the operation ended Failed",
+        ),
+    ];
+    for (backup, expected) in cases {
+        let emulator = emulator_with(backup);
+        let ran = run_workflow(&emulator, "disk-restore-drill.yml", &[]);
+        let step = script(&ran);
+        assert_eq!(step.code, Some(1), "{expected}: {step:#?}");
+        let errors = step.errors();
+        assert_eq!(errors.len(), 1, "{}", step.stdout);
+        assert!(errors[0].contains(expected), "{expected}: {}", errors[0]);
+        assert!(
+            emulator.disks().is_empty(),
+            "{expected}: {:?}",
+            emulator.disks()
+        );
+    }
+    // A failed validation starts nothing.
+    let emulator = emulator_with(Backup {
+        validate_outcome: "Failed".into(),
+        ..restore_backup()
+    });
+    run_workflow(&emulator, "disk-restore-drill.yml", &[]);
+    assert_eq!(
+        emulator
+            .arm_requests()
+            .iter()
+            .filter(|r| r.method == "POST")
+            .count(),
+        1
+    );
+}
+
+#[test]
+fn disk_restore_drill_gives_up_after_wait_minutes() {
+    let emulator = emulator_with(Backup {
+        operation_polls_in_progress: 0,
+        job_polls_in_progress: 1000,
+        ..restore_backup()
+    });
+    let ran = run_workflow(
+        &emulator,
+        "disk-restore-drill.yml",
+        &[("WAIT_MINUTES", "0")],
+    );
+    let step = script(&ran);
+    assert_eq!(step.code, Some(1), "{step:#?}");
+    let job = job_id_from_operation(step);
+    assert!(
+        step.errors()[0].contains(&format!(
+            "restore job {job} was still InProgress after 0 minutes"
+        )),
+        "{}",
+        step.stdout
+    );
 }
 
 /// The acceptance line of the cookbook: the drill's step fails when the restore job fails.
@@ -539,18 +1115,43 @@ fn restore_drill_fails_its_step_when_the_restore_job_fails() {
 }
 
 #[test]
-fn restore_drill_accepts_completed_with_warnings_with_a_warning() {
+fn restore_drill_fails_on_completed_with_warnings_after_cleaning_up() {
+    // A drill proves a restore; a restore with warnings did not do all it was asked.
     let emulator = emulator_with(Backup {
         job_outcome: "CompletedWithWarnings".into(),
         ..restore_backup()
     });
     let ran = run_workflow(&emulator, "restore-drill.yml", &[]);
     let step = script(&ran);
+    assert_eq!(step.code, Some(1), "{step:#?}");
+    let errors = step.errors();
+    assert_eq!(errors.len(), 1, "{}", step.stdout);
+    assert!(
+        errors[0].contains("CompletedWithWarnings fails the drill")
+            && errors[0].contains("UserErrorSomeDisksNotRestored"),
+        "{}",
+        errors[0]
+    );
+    assert!(
+        emulator.disks().is_empty(),
+        "the restored disks are deleted"
+    );
+}
+
+#[test]
+fn backup_on_demand_passes_completed_with_warnings_with_a_warning() {
+    let emulator = emulator_with(Backup {
+        job_outcome: "CompletedWithWarnings".into(),
+        ..Backup::default()
+    });
+    let ran = run_workflow(&emulator, "backup-on-demand.yml", &[]);
+    let step = script(&ran);
     assert_eq!(step.code, Some(0), "{step:#?}");
     assert!(
+        step.stdout.lines().any(|l| l.starts_with("::warning")
+            && l.contains("CompletedWithWarnings: UserErrorSomeDisksNotRestored")),
+        "{}",
         step.stdout
-            .lines()
-            .any(|l| l.starts_with("::warning") && l.contains("CompletedWithWarnings"))
     );
 }
 
@@ -703,6 +1304,8 @@ fn the_cookbook_page_shows_the_tested_files() {
         "examples/workflows/scripts/azure-backup.sh",
         "examples/workflows/scripts/backup-now.sh",
         "examples/workflows/scripts/restore-drill.sh",
+        "examples/workflows/disk-restore-drill.yml",
+        "examples/workflows/scripts/disk-restore-drill.sh",
     ] {
         let path: PathBuf = Path::new(REPO).join(file);
         assert!(path.is_file(), "{file} is missing");

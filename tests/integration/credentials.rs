@@ -581,6 +581,121 @@ fn the_flexible_az_commands_run_as_printed() {
     assert_eq!(identity[version_at], "1");
 }
 
+/// Issue 18, section 6: a flexible credential written for a managed identity carries a warning in
+/// every format that writes one (before the fix: the `az identity` command and the Bicep resource
+/// came with no word that Entra does not support them there).
+#[test]
+fn flexible_credentials_for_managed_identities_carry_a_warning() {
+    const WARNING: &str = "warning: Microsoft Entra does not support flexible federated credentials on managed identities yet";
+    let az = generate(&["--branch", "release/*", "--format", "az"]).stdout;
+    let lines: Vec<&str> = az.lines().collect();
+    let identity = lines
+        .iter()
+        .position(|l| l.starts_with("az identity federated-credential create"))
+        .unwrap();
+    assert!(
+        lines[identity - 1].starts_with(&format!("# {WARNING}")),
+        "{az}"
+    );
+    assert!(lines[identity - 1].contains("2025-05-31-preview"), "{az}");
+    let bicep = generate(&["--branch", "release/*", "--format", "bicep"]).stdout;
+    assert!(bicep.contains(&format!("// {WARNING}")), "{bicep}");
+    let json = generate(&["--branch", "release/*"]);
+    assert!(json.stderr.contains(WARNING), "{}", json.stderr);
+    // Exact credentials are supported on identities: no warning.
+    for format in ["az", "bicep", "json"] {
+        let run = generate(&["--branch", "release", "--format", format]);
+        assert!(
+            !run.stdout.contains(WARNING) && !run.stderr.contains(WARNING),
+            "{format}"
+        );
+    }
+}
+
+/// Issue 18, section 6: the `az rest` URL of a flexible credential is the cloud's Graph (before the
+/// fix: `https://graph.microsoft.com/beta` in every cloud).
+#[test]
+fn flexible_az_rest_goes_to_the_clouds_graph() {
+    for (cloud, graph) in [
+        ("AzureCloud", "https://graph.microsoft.com/beta/"),
+        ("AzureUSGovernment", "https://graph.microsoft.us/beta/"),
+        (
+            "AzureChinaCloud",
+            "https://microsoftgraph.chinacloudapi.cn/beta/",
+        ),
+    ] {
+        let az = generate(&[
+            "--branch",
+            "release/*",
+            "--format",
+            "az",
+            "--environment-cloud",
+            cloud,
+        ])
+        .stdout;
+        assert!(
+            az.contains(&format!(
+                "az rest --method POST --url \"{graph}applications/"
+            )),
+            "{cloud}: {az}"
+        );
+        assert_eq!(
+            az.matches("graph.microsoft.com").count(),
+            usize::from(cloud == "AzureCloud"),
+            "{cloud}: {az}"
+        );
+    }
+}
+
+/// Issue 18, section 6: the reusable-workflows template (repository_owner_id, job_workflow_ref)
+/// takes `--owner-id` alone (before the fix: clap demanded `--repository-id`, exit 2); a template
+/// with `repo` still needs both IDs and says so.
+#[test]
+fn owner_id_alone_serves_a_template_without_repo() {
+    let run = generate(&[
+        "--claim-keys",
+        "repository_owner_id,job_workflow_ref",
+        "--owner-id",
+        "123456",
+        "--job-workflow-ref",
+        "octo-org/deploy/.github/workflows/deploy.yml@refs/heads/main",
+    ]);
+    let lines = json_lines(&run.stdout);
+    assert_eq!(lines.len(), 1);
+    assert_eq!(
+        lines[0]["subject"],
+        "repository_owner_id:123456:job_workflow_ref:octo-org/deploy/.github/workflows/deploy.yml@refs/heads/main"
+    );
+    let error = refused(
+        &[
+            "federated-credential",
+            "--repository",
+            "octo-org/octo-repo",
+            "--branch",
+            "main",
+            "--owner-id",
+            "123456",
+        ],
+        "--repository-id",
+    );
+    assert!(
+        error.contains("--owner-id without --repository-id"),
+        "{error}"
+    );
+    refused(
+        &[
+            "federated-credential",
+            "--repository",
+            "octo-org/octo-repo",
+            "--branch",
+            "main",
+            "--repository-id",
+            "456789",
+        ],
+        "--owner-id",
+    );
+}
+
 #[test]
 fn exact_credentials_keep_their_schemas() {
     let terraform = generate(&["--tag", "v1", "--format", "terraform"]).stdout;

@@ -9,11 +9,13 @@
 mod support;
 
 mod action;
+mod audit;
 mod commands;
 mod container;
 mod contract;
 mod cookbook;
 mod credentials;
+mod hardening;
 mod native;
 mod properties;
 mod readme;

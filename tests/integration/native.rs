@@ -31,7 +31,11 @@ const ACTION: &str = include_str!("../../action.yml");
 const NATIVE: &str = include_str!("../../native/action.yml");
 const REPO: &str = env!("CARGO_MANIFEST_DIR");
 /// Where the fake release lives on the file server, as on github.com.
-const RELEASE_PATH: &str = "/octo-org/azure-oidc-token/releases/download/v0.1.0";
+/// (The tag is the package's version: release.yml refuses a tag that differs from Cargo.toml.)
+const RELEASE_PATH: &str = concat!(
+    "/octo-org/azure-oidc-token/releases/download/v",
+    env!("CARGO_PKG_VERSION")
+);
 const PIN_PREFIX: &str = "AZURE_OIDC_TOKEN_SHA256_";
 
 fn yaml(text: &str) -> Yaml {
@@ -178,12 +182,11 @@ impl<'a> Composite<'a> {
             step.env
                 .insert("CURL_CA_BUNDLE".into(), file.display().to_string());
         }
+        // The runner sets GITHUB_ACTION_PATH for a composite action's steps.
         let action_path = Path::new(REPO).join("native").display().to_string();
-        let run = run_step["run"]
-            .as_str()
-            .unwrap()
-            .replace("${{ github.action_path }}", &action_path);
-        assert!(!run.contains("${{"), "unexpected expression in run: {run}");
+        step.env.insert("GITHUB_ACTION_PATH".into(), action_path);
+        let run = run_step["run"].as_str().unwrap().to_owned();
+        assert!(!run.contains("${{"), "an expression pasted into run: {run}");
         Self { step, run }
     }
 
@@ -353,7 +356,7 @@ fn native_action_declares_the_container_actions_inputs_and_outputs() {
         step["run"]
             .as_str()
             .unwrap()
-            .contains("${{ github.action_path }}/install.sh")
+            .contains("\"$GITHUB_ACTION_PATH/install.sh\"")
     );
 }
 

@@ -501,6 +501,7 @@ fn env_name_like() -> impl Strategy<Value = String> {
     prop_oneof![
         "[A-Za-z_][A-Za-z0-9_]{0,20}",
         "(GITHUB_|RUNNER_|github_|Runner_|NODE_OPTIONS|node_options)[A-Za-z0-9_]{0,5}",
+        "(ACTIONS_|actions_|LD_|ld_|DYLD_|PATH|path|BASH_ENV|ENV|env|JAVA_TOOL_OPTIONS|PYTHONPATH|PythonStartup|PERL5OPT|RUBYOPT)[A-Za-z0-9_]{0,3}",
         "[A-Za-z0-9_ =.-]{0,12}",
         any::<String>(),
     ]

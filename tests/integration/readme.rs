@@ -264,9 +264,12 @@ fn every_curl_in_a_run_step_fails_the_step_when_azure_says_no() {
                 line.contains("--fail-with-body") || line.contains("--fail "),
                 "a curl that does not fail on HTTP errors: {line}"
             );
+            // A pipe *into* curl (`printf … | curl -H @-`, the header on stdin) keeps curl's status
+            // as the pipe's; a pipe after it hides it.
             let bare = unquoted(line).replace("||", "");
+            let after_curl = bare.split_once("curl ").map_or("", |(_, after)| after);
             assert!(
-                !bare.contains('|') || script.contains("pipefail"),
+                !after_curl.contains('|') || script.contains("pipefail"),
                 "a curl in a pipe hides its failure under bash -e: {line}"
             );
             assert!(
@@ -276,6 +279,41 @@ fn every_curl_in_a_run_step_fails_the_step_when_azure_says_no() {
         }
     }
     assert!(curls >= 5, "only {curls} curl calls found in run: steps");
+}
+
+/// A token on a command line is readable by every local process in `/proc/PID/cmdline` for as long
+/// as the command runs: every snippet, example and script we ship hands curl its `Authorization`
+/// header on stdin (`-H @-`) or from a file, never as an argument.
+#[test]
+fn no_shipped_snippet_puts_a_token_on_a_command_line() {
+    let mut texts: Vec<(PathBuf, String)> = pages();
+    for path in files_under(&root().join("examples/workflows"), &["yml", "sh"]) {
+        let text = std::fs::read_to_string(&path).unwrap();
+        texts.push((path, text));
+    }
+    let mut checked = 0;
+    for (path, text) in &texts {
+        for line in text.lines() {
+            let line = line.trim();
+            if !(line.contains("curl") || line.contains("--header") || line.contains("-H ")) {
+                continue;
+            }
+            checked += 1;
+            for form in [
+                "-H \"Authorization",
+                "--header \"Authorization",
+                "-H 'Authorization",
+                "--header 'Authorization",
+            ] {
+                assert!(
+                    !line.contains(form),
+                    "{}: a token on curl's command line: {line}",
+                    path.display()
+                );
+            }
+        }
+    }
+    assert!(checked >= 5, "only {checked} curl lines found");
 }
 
 /// The README may not grow back into a manual: details go to docs/.
@@ -630,17 +668,26 @@ fn the_readme_tables_list_exactly_the_inputs_and_outputs_of_action_yml() {
 }
 
 #[test]
-fn the_readme_stays_short_and_opens_with_the_two_commands() {
+fn the_readme_stays_short_and_keeps_the_two_commands_in_their_own_section() {
     let lines = README.lines().count();
     assert!(
         lines <= README_MAX_LINES,
         "README.md has {lines} lines (at most {README_MAX_LINES}): move details to docs/"
     );
+    // An action user reads what it does and the quick start first; the development commands (CI
+    // runs the test command from here) have a section of their own.
+    let quick_start = README.find("\n## Quick start").unwrap();
+    let development = README.find("\n## Development\n").unwrap();
     let demo = README.find("cargo run --example demo").unwrap();
     let test = README.find("cargo test --locked").unwrap();
-    let first_heading = README.find("\n## ").unwrap();
     assert!(
-        demo < test && test < first_heading,
-        "the two commands come first"
+        quick_start < development && development < demo && demo < test,
+        "the quick start comes first; the two commands are in ## Development, demo first"
+    );
+    let after = &README[development + 1..];
+    let section_end = after[3..].find("\n## ").map_or(after.len(), |i| i + 3);
+    assert!(
+        after[..section_end].contains("cargo test --locked"),
+        "the test command is inside ## Development"
     );
 }

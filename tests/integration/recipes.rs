@@ -213,6 +213,7 @@ fn run_workflow(emulator: &Emulator, file: &str, overrides: &[(&str, &str)]) -> 
         }
     }
     assert_no_token_printed(emulator, &ran);
+    assert_runner_runs_no_server_text(&ran);
     ran
 }
 
@@ -641,6 +642,7 @@ fn run_script(emulator: &Emulator, script: &str, env: &[(&str, &str)]) -> Ran {
         env_file: String::new(),
     };
     assert_no_token_printed(emulator, std::slice::from_ref(&ran));
+    assert_runner_runs_no_server_text(std::slice::from_ref(&ran));
     ran
 }
 
@@ -1219,4 +1221,209 @@ fn gitlab_job_fails_when_arm_says_no() {
         "{}",
         run.stdout
     );
+}
+
+// --- The shipped scripts against hostile or slow answers (issue 19, items 7 to 9) --------------
+
+use crate::support::http_double::{Answer, HttpDouble, command_lines_holding};
+
+/// What ARM answers with the resource groups (or vaults) of the emulator's subscription, as a
+/// double would: the scripts only read `value[].name` and `.location`.
+const LIST: &str = r#"{"value":[{"name":"rg-app","location":"westeurope"}]}"#;
+
+/// A proxy's error page that holds workflow commands for both of the runner's parsers.
+const HOSTILE_PAGE: &str = "<html><body>Bad gateway\n::stop-commands::pwned\n##[warning]injected\n::add-mask::oops\n%0A::error::forged\n</body></html>";
+
+/// The workflows' REST steps, run against `double` as their ARM endpoint.
+fn run_against(file: &str, double: &HttpDouble) -> Vec<Ran> {
+    let emulator = if file.starts_with("sovereign") {
+        gov_emulator(&[])
+    } else {
+        emulator_with(Services::default())
+    };
+    // run_workflow replays every step through the runner model (assert_runner_runs_no_server_text).
+    run_workflow(&emulator, file, &[("ARM_ENDPOINT", &double.url)])
+}
+
+/// Each step's output replayed through the runner model (both parsers): only the commands the
+/// scripts write themselves ran (`::error`, `::add-mask::`, the action's own fences), nothing a
+/// server sent.
+fn assert_runner_runs_no_server_text(ran: &[Ran]) {
+    for step in ran {
+        let log = crate::support::RunnerLog::replay(&step.stdout, &step.stderr);
+        assert!(!log.stopped(), "`{}` left the runner stopped", step.name);
+        for command in &log.processed {
+            let name = command.name.to_ascii_lowercase();
+            let ours = match name.as_str() {
+                "error" | "add-mask" | "debug" => true,
+                "stop-commands" => command.data.starts_with("inert"),
+                other => other.starts_with("inert"),
+            };
+            assert!(ours, "`{}` had the runner run {command:?}", step.name);
+        }
+        assert!(
+            !log.masks().iter().any(|m| m == "oops"),
+            "`{}` registered a server's mask",
+            step.name
+        );
+    }
+}
+
+#[test]
+fn the_scan_sees_a_token_on_a_command_line() {
+    // The control: the old form (`-H "Authorization: Bearer $TOKEN"`) is seen while curl waits.
+    let double = HttpDouble::start(vec![Answer::new(200, LIST)]);
+    let token = format!("eyJ{}", uuid_like());
+    let status = Command::new("curl")
+        .args(["-sS", "-o", "/dev/null", "-H"])
+        .arg(format!("Authorization: Bearer {token}"))
+        .arg(format!("{}/x", double.url))
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let seen = double.seen();
+    assert_eq!(seen.len(), 1);
+    assert!(
+        !seen[0].token_on_command_lines.is_empty(),
+        "the scan did not see curl's own command line"
+    );
+    assert!(command_lines_holding(&token).is_empty(), "curl has exited");
+}
+
+fn uuid_like() -> String {
+    format!("{:x}{:x}", std::process::id(), SystemTimeNanos::now())
+}
+
+struct SystemTimeNanos;
+impl SystemTimeNanos {
+    fn now() -> u128 {
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_nanos()
+    }
+}
+
+#[test]
+fn rest_recipes_keep_the_token_off_every_command_line() {
+    for (file, expected) in [
+        ("rest.yml", "rg-app\n"),
+        ("sovereign-clouds.yml", "rg-app westeurope\n"),
+    ] {
+        let double = HttpDouble::start(vec![Answer::new(200, LIST)]);
+        let ran = run_against(file, &double);
+        assert_eq!(last(&ran).code, Some(0), "{file}: {ran:#?}");
+        assert_eq!(last(&ran).stdout, expected, "{file}");
+        let seen = double.seen();
+        assert_eq!(seen.len(), 1, "{file}");
+        assert!(
+            seen[0]
+                .authorization
+                .as_deref()
+                .is_some_and(|a| a.starts_with("Bearer ey"))
+        );
+        assert_eq!(
+            seen[0].token_on_command_lines,
+            Vec::<String>::new(),
+            "{file}: the token was on a command line while the request ran"
+        );
+    }
+}
+
+#[test]
+fn a_proxy_error_page_runs_no_workflow_command() {
+    for (file, what) in [
+        ("rest.yml", "listing resource groups failed: "),
+        ("sovereign-clouds.yml", "listing vaults failed: "),
+    ] {
+        let double = HttpDouble::start(vec![Answer::new(502, HOSTILE_PAGE)]);
+        let ran = run_against(file, &double);
+        let error = failed(last(&ran));
+        assert!(
+            error.starts_with(&format!("::error::{what}<html>")),
+            "{file}: {error}"
+        );
+        // The page is data of the one ::error line: its line breaks and `%` are escaped.
+        assert!(
+            error.contains("%0A::stop-commands::pwned%0A##[warning]"),
+            "{error}"
+        );
+        assert!(error.contains("%250A::error::forged"), "{error}");
+    }
+}
+
+#[test]
+fn list_resource_groups_follows_no_next_link_off_its_host() {
+    // A nextLink to another host (here: another port) over http never gets the token.
+    let elsewhere = HttpDouble::start(vec![Answer::new(200, LIST)]);
+    let page = format!(
+        r#"{{"value":[{{"name":"rg-app"}}],"nextLink":"{}/subscriptions/s/resourcegroups?api-version=2021-04-01&$skiptoken=x"}}"#,
+        elsewhere.url
+    );
+    let first = HttpDouble::start(vec![Answer::new(200, &page)]);
+    let emulator = emulator_with(Services::default());
+    let token = token(&emulator, "");
+    let ran = run_script(
+        &emulator,
+        "list-resource-groups.sh",
+        &[
+            ("TOKEN", &token),
+            ("SUBSCRIPTION_ID", SUBSCRIPTION),
+            ("ARM_ENDPOINT", &first.url),
+        ],
+    );
+    let error = failed(&ran);
+    assert!(error.contains("nextLink leads to"), "{error}");
+    assert!(error.contains("not sending the token there"), "{error}");
+    assert_eq!(ran.stdout.lines().next(), Some("rg-app"));
+    assert_eq!(first.seen().len(), 1);
+    assert!(
+        elsewhere.seen().is_empty(),
+        "the token went to {}",
+        elsewhere.url
+    );
+    assert!(first.seen()[0].token_on_command_lines.is_empty());
+}
+
+/// `same_origin` of azure-call.sh: the rule every paging loop uses before sending the token on.
+#[test]
+fn paging_links_are_followed_only_over_https_on_the_first_host() {
+    let check = |first: &str, next: &str| {
+        Command::new("bash")
+            .args(["--noprofile", "--norc", "-c"])
+            .arg(r#". examples/workflows/scripts/azure-call.sh; same_origin "$1" "$2""#)
+            .args(["check", first, next])
+            .current_dir(REPO)
+            .status()
+            .unwrap()
+            .success()
+    };
+    let arm = "https://management.azure.com/subscriptions/s/resourcegroups?api-version=1";
+    for next in [
+        "https://management.azure.com/subscriptions/s/resourcegroups?api-version=1&%24skiptoken=x",
+        "https://management.azure.com:443/subscriptions/s/resourcegroups?$skiptoken=x",
+    ] {
+        assert!(check(arm, next), "{next}");
+    }
+    for next in [
+        "http://management.azure.com/subscriptions/s",
+        "https://management.azure.com.evil.example/subscriptions/s",
+        "https://management.azure.com@evil.example/subscriptions/s",
+        "https://management.azure.com:8443/subscriptions/s",
+        "https://evil.example/https://management.azure.com/",
+        "//management.azure.com/subscriptions/s",
+        "",
+    ] {
+        assert!(!check(arm, next), "{next}");
+    }
+    let local = "https://127.0.0.1:8443/subscriptions/s";
+    assert!(check(
+        local,
+        "https://127.0.0.1:8443/subscriptions/s?$skiptoken=x"
+    ));
+    assert!(!check(local, "https://127.0.0.1:9443/subscriptions/s"));
+    assert!(!check(
+        "http://127.0.0.1:8443/s",
+        "http://127.0.0.1:8443/s?next"
+    ));
 }

@@ -297,3 +297,39 @@ fn the_examples_pin_their_sdks() {
         version
     );
 }
+
+/// The request token must not follow a redirect to another host over http (urllib's default
+/// would): the Python example refuses redirects, so the second server never hears from it.
+#[test]
+fn python_example_does_not_forward_the_request_token_on_a_redirect() {
+    use crate::support::http_double::{Answer, HttpDouble};
+    let emulator = Emulator::start(Config::default()).unwrap();
+    let elsewhere = HttpDouble::start(vec![Answer::new(200, r#"{"value":"a.b.c"}"#)]);
+    let redirector = HttpDouble::start(vec![Answer::redirect(
+        302,
+        &format!("{}/collect", elsewhere.url),
+    )]);
+    let request_url = format!("{}/idtoken?api-version=2.0", redirector.url);
+    let Some(output) = run(Sdk::Python, &emulator, |command| {
+        command.env("ACTIONS_ID_TOKEN_REQUEST_URL", &request_url);
+    }) else {
+        return;
+    };
+    assert!(!output.status.success(), "{}", text(&output.stdout));
+    let asked = redirector.seen();
+    assert!(!asked.is_empty());
+    assert!(
+        asked[0].request_line.starts_with("GET /idtoken?"),
+        "{asked:?}"
+    );
+    assert_eq!(
+        asked[0].authorization.as_deref(),
+        Some(format!("Bearer {}", emulator.request_token()).as_str())
+    );
+    assert!(
+        elsewhere.seen().is_empty(),
+        "the redirect was followed: {:?}",
+        elsewhere.seen()
+    );
+    assert_eq!(emulator.requests(Hop::Entra), 0);
+}

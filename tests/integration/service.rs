@@ -748,3 +748,31 @@ fn masks_the_header_before_opening_the_env_file_and_writes_no_other_file() {
         }
     }
 }
+
+/// The risky-event guard of the exchange holds in the service too: a `pull_request_target` token is
+/// not exchanged unless `--allow-events` names the event.
+#[test]
+fn refuses_risky_events_unless_allowed() {
+    let mut claims = serde_json::Map::new();
+    claims.insert("event_name".to_owned(), Value::from("pull_request_target"));
+    let emulator = Emulator::start(Config {
+        extra_claims: claims,
+        ..Config::default()
+    })
+    .unwrap();
+    let service = Service::start(&emulator, &[], |_| {});
+    let (status, body) = service.get(ARM, "");
+    assert_eq!(status, 400, "{body}");
+    let message = body["message"].as_str().unwrap();
+    assert!(message.contains("pull_request_target"), "{message}");
+    assert!(message.contains("allow-events"), "{message}");
+    assert_eq!(emulator.requests(Hop::Entra), 0);
+    drop(service);
+    let allowed = Service::start(
+        &emulator,
+        &["--allow-events", "pull_request_target"],
+        |_| {},
+    );
+    let (status, body) = allowed.get(ARM, "");
+    assert_eq!(status, 200, "{body}");
+}

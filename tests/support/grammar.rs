@@ -26,8 +26,10 @@ pub fn domain(value: &str) -> bool {
     !previous_dot && value.len() <= 128
 }
 
-/// `export-env` name: `[A-Za-z_][A-Za-z0-9_]*`, not `NODE_OPTIONS`, not `GITHUB_*`/`RUNNER_*`
-/// (compared case-insensitively, as the runner compares `NODE_OPTIONS`).
+/// `export-env` name: `[A-Za-z_][A-Za-z0-9_]*`, none the runner, shell or a loader interprets:
+/// `ACTIONS_*`, `GITHUB_*`, `RUNNER_*`, `LD_*`, `DYLD_*`, `PATH`, `BASH_ENV`, `ENV`, `NODE_OPTIONS`,
+/// `JAVA_TOOL_OPTIONS`, `PYTHONPATH`, `PYTHONSTARTUP`, `PERL5OPT`, `RUBYOPT` (case-insensitively,
+/// as the runner compares `NODE_OPTIONS`).
 pub fn env_name(value: &str) -> bool {
     let mut chars = value.chars();
     let shape = chars
@@ -35,10 +37,21 @@ pub fn env_name(value: &str) -> bool {
         .is_some_and(|c| c == '_' || c.is_ascii_alphabetic())
         && chars.all(|c| c == '_' || c.is_ascii_alphanumeric());
     let upper = value.to_ascii_uppercase();
+    let refused = [
+        "NODE_OPTIONS",
+        "PATH",
+        "BASH_ENV",
+        "ENV",
+        "JAVA_TOOL_OPTIONS",
+        "PYTHONPATH",
+        "PYTHONSTARTUP",
+        "PERL5OPT",
+        "RUBYOPT",
+    ];
+    let refused_prefixes = ["ACTIONS_", "GITHUB_", "RUNNER_", "LD_", "DYLD_"];
     shape
-        && upper != "NODE_OPTIONS"
-        && !upper.starts_with("GITHUB_")
-        && !upper.starts_with("RUNNER_")
+        && !refused.contains(&upper.as_str())
+        && !refused_prefixes.iter().any(|p| upper.starts_with(p))
 }
 
 /// A scope value may hold no whitespace and no control character (one resource scope).

@@ -7,6 +7,7 @@
 #![allow(clippy::unwrap_used)] // test support: a failed unwrap is a failed test
 
 pub mod grammar;
+pub mod http_double;
 mod runner_rules;
 
 use std::collections::BTreeMap;

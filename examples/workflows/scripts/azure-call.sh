@@ -26,6 +26,21 @@ need() {
   done
 }
 
+# same_origin FIRST NEXT: succeeds when NEXT is an https:// URL on the host (and port) of FIRST, the
+# only place a paging link (nextLink) may send the token. `https://host` and `https://host:443` are
+# the same origin; anything else (http://, another host, `host.evil`, `host@evil`) is not.
+same_origin() {
+  local first=$1 next=$2 authority
+  case $first in https://*) ;; *) return 1 ;; esac
+  authority=${first#https://}
+  authority=${authority%%[/?#]*}
+  authority=${authority%:443}
+  case $next in
+    "https://$authority/"* | "https://$authority:443/"*) return 0 ;;
+    *) return 1 ;;
+  esac
+}
+
 # azure_get WHAT URL OUT HINT_403 HINT_404: GET URL into the file OUT. curl retries 429 and 5xx
 # itself (honouring Retry-After); any other failure ends the script.
 azure_get() {

@@ -9,11 +9,16 @@ need SUBSCRIPTION_ID
 ARM_ENDPOINT=${ARM_ENDPOINT:-https://management.azure.com}
 page=$(mktemp)
 trap 'rm -f "$page"' EXIT
-url="${ARM_ENDPOINT%/}/subscriptions/$SUBSCRIPTION_ID/resourcegroups?api-version=2021-04-01"
+first="${ARM_ENDPOINT%/}/subscriptions/$SUBSCRIPTION_ID/resourcegroups?api-version=2021-04-01"
+url=$first
 while [ -n "$url" ]; do
   azure_get "resource groups" "$url" "$page" \
     "give the identity Reader on the subscription (role assignments take a few minutes to apply)" \
     "no such subscription: check SUBSCRIPTION_ID and that the identity has a role in it"
   jq -r '.value[].name' "$page"
   url=$(jq -r '.nextLink // empty' "$page")
+  # The next page gets the token too: only over https, and only from the host the first page came from.
+  if [ -n "$url" ] && ! same_origin "$first" "$url"; then
+    fail "resource groups: the answer's nextLink leads to ${url%%\?*}, not an https:// URL on the host of ${first%%\?*}: not sending the token there"
+  fi
 done

@@ -147,3 +147,65 @@ fn throttling_and_server_errors_are_retried_with_retry_after() {
         Attempt::Done(Err(EntraError::NotJson { .. }))
     ));
 }
+
+#[test]
+fn every_field_of_an_error_body_is_cut_and_cleaned() {
+    let huge = "e".repeat(900_000);
+    let body = serde_json::json!({
+        "error": huge,
+        "error_description": "AADSTS700213: bad \u{1b}]0;pwned\u{7}\u{1b}[31mred\u{0}\u{202e}txt\r\nTrace ID: x",
+        "error_codes": (0..10_000).collect::<Vec<u64>>(),
+        "trace_id": format!("\u{1b}[2J{}", "t".repeat(500_000)),
+        "correlation_id": "c\u{0}\u{1b}]8;;http://x\u{7}d",
+        "timestamp": "\u{9b}31m",
+    })
+    .to_string();
+    let Attempt::Done(Err(error)) = parse(400, &body) else {
+        panic!("expected a final error");
+    };
+    let shown = error.to_string();
+    assert!(shown.chars().count() < 1_000, "{} characters", shown.len());
+    let body = error.body().expect("an Entra body");
+    for field in [
+        &body.error,
+        &body.trace_id,
+        &body.correlation_id,
+        &body.timestamp,
+    ] {
+        let field = field.as_deref().expect("kept");
+        assert!(
+            field.chars().count() <= SERVER_TEXT_LIMIT + 1,
+            "{}",
+            field.len()
+        );
+        assert!(!field.chars().any(char::is_control), "{field:?}");
+    }
+    assert_eq!(body.correlation_id.as_deref(), Some("c]8;;http://xd"));
+    let summary = body.summary().expect("summary");
+    assert_eq!(summary, "AADSTS700213: bad ]0;pwned[31mredtxt");
+    // With no description, the codes are quoted: a few, not ten thousand.
+    let mut no_description = body.clone();
+    no_description.error_description = None;
+    let error = EntraError::Rejected {
+        status: 400,
+        body: Box::new(no_description),
+    };
+    assert!(
+        error.to_string().len() < 1_000,
+        "{}",
+        error.to_string().len()
+    );
+}
+
+#[test]
+fn server_text_folds_whitespace_and_cuts_with_an_ellipsis() {
+    assert_eq!(server_text("  a\r\n\tb  "), "a b");
+    assert_eq!(server_text("\u{0}\u{1b}"), "");
+    let cut = server_text(&"é".repeat(SERVER_TEXT_LIMIT + 5));
+    assert_eq!(cut.chars().count(), SERVER_TEXT_LIMIT + 1);
+    assert!(cut.ends_with('…'));
+    assert_eq!(
+        server_text(&"x".repeat(SERVER_TEXT_LIMIT)).len(),
+        SERVER_TEXT_LIMIT
+    );
+}

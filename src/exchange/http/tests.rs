@@ -97,3 +97,62 @@ async fn retry_after_beyond_the_budget_fails_at_once() {
         Some(Duration::from_secs(60))
     );
 }
+
+/// Resets, then the budget runs out on the last attempt: the final error is the timeout, and what
+/// the attempts before it saw is kept, whichever comes last.
+#[tokio::test(flavor = "current_thread")]
+async fn giving_up_keeps_what_the_earlier_attempts_saw() {
+    tokio::time::pause();
+    let deadline = Deadline::after(Duration::from_secs(600));
+    let result: Result<(), GaveUp<&str>> = retry(
+        &deadline,
+        |number| async move {
+            match number {
+                1..=4 => Attempt::Retry {
+                    error: "connection failed (connection reset by peer)",
+                    retry_after: None,
+                },
+                _ => Attempt::Done(Err("no answer within the 3-second budget")),
+            }
+        },
+        |_, _, _| {},
+    )
+    .await;
+    let gave_up = result.expect_err("gives up");
+    assert_eq!(gave_up.attempts, 5);
+    assert_eq!(gave_up.error, "no answer within the 3-second budget");
+    assert_eq!(
+        gave_up.earlier.as_deref(),
+        Some("connection failed (connection reset by peer)")
+    );
+    // The same failure every time: nothing more to say.
+    let result: Result<(), GaveUp<&str>> = retry(
+        &deadline,
+        |_| async {
+            Attempt::Retry {
+                error: "reset",
+                retry_after: None,
+            }
+        },
+        |_, _, _| {},
+    )
+    .await;
+    assert_eq!(result.expect_err("gives up").earlier, None);
+}
+
+#[test]
+fn a_redirect_host_is_server_text_too() {
+    let mut headers = HeaderMap::new();
+    let long = format!("https://{}.example/x?secret=1", "a".repeat(5_000));
+    headers.insert(
+        LOCATION,
+        reqwest::header::HeaderValue::from_str(&long).expect("header"),
+    );
+    let host = location_host(&headers);
+    assert!(
+        host.chars().count() <= SERVER_TEXT_LIMIT + 1,
+        "{}",
+        host.len()
+    );
+    assert!(!host.contains("secret"));
+}

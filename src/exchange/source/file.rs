@@ -16,33 +16,7 @@ pub const TOKEN_FILE_LIMIT: usize = 64 * 1024;
 /// Reads an ID token file: at most [`TOKEN_FILE_LIMIT`] bytes, within the time left in `deadline`
 /// (a FIFO or a stalled network mount must not hang the run), trimmed.
 pub fn read_token_file(path: &Path, deadline: &Deadline) -> std::io::Result<Secret> {
-    let (sender, receiver) = std::sync::mpsc::channel();
-    let owned = path.to_owned();
-    // A blocking read on its own thread, so the wait can end; the thread dies with the process.
-    std::thread::spawn(move || {
-        let read = || -> std::io::Result<Zeroizing<Vec<u8>>> {
-            // Room for one byte past the limit, so a too-large file is seen without reallocating
-            // (a reallocation would leave an unzeroed copy of the token behind).
-            let mut bytes = Zeroizing::new(Vec::with_capacity(TOKEN_FILE_LIMIT + 1));
-            std::fs::File::open(&owned)?
-                .take(TOKEN_FILE_LIMIT as u64 + 1)
-                .read_to_end(&mut bytes)?;
-            Ok(bytes)
-        };
-        let _ = sender.send(read());
-    });
-    let bytes = match receiver.recv_timeout(deadline.remaining()) {
-        Ok(read) => read?,
-        Err(_) => {
-            return Err(Error::new(
-                ErrorKind::TimedOut,
-                format!(
-                    "not read within the {}-second budget (timeout-seconds)",
-                    deadline.budget().as_secs()
-                ),
-            ));
-        }
-    };
+    let bytes = read_bounded(path, TOKEN_FILE_LIMIT, deadline)?;
     if bytes.len() > TOKEN_FILE_LIMIT {
         return Err(Error::new(
             ErrorKind::InvalidData,
@@ -56,4 +30,41 @@ pub fn read_token_file(path: &Path, deadline: &Deadline) -> std::io::Result<Secr
         )
     })?;
     Ok(Secret::new(text.trim().to_owned()))
+}
+
+/// Reads at most `limit + 1` bytes of `path` (so a larger file shows as longer than `limit`: the
+/// caller says what that means), within the time left in `deadline`: `/dev/zero` is cut at the
+/// limit, and a FIFO with no writer or a stalled network mount ends in a `TimedOut` error instead
+/// of hanging the run. The buffer is zeroed on drop (it may hold a token).
+pub fn read_bounded(
+    path: &Path,
+    limit: usize,
+    deadline: &Deadline,
+) -> std::io::Result<Zeroizing<Vec<u8>>> {
+    let (sender, receiver) = std::sync::mpsc::channel();
+    let owned = path.to_owned();
+    // A blocking open and read on its own thread, so the wait can end; the thread dies with the
+    // process.
+    std::thread::spawn(move || {
+        let read = || -> std::io::Result<Zeroizing<Vec<u8>>> {
+            // Room for one byte past the limit, so a too-large file is seen without reallocating
+            // (a reallocation would leave an unzeroed copy of a token behind).
+            let mut bytes = Zeroizing::new(Vec::with_capacity(limit + 1));
+            std::fs::File::open(&owned)?
+                .take(limit as u64 + 1)
+                .read_to_end(&mut bytes)?;
+            Ok(bytes)
+        };
+        let _ = sender.send(read());
+    });
+    match receiver.recv_timeout(deadline.remaining()) {
+        Ok(read) => read,
+        Err(_) => Err(Error::new(
+            ErrorKind::TimedOut,
+            format!(
+                "not read within the {}-second budget (timeout-seconds)",
+                deadline.budget().as_secs()
+            ),
+        )),
+    }
 }

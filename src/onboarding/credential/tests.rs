@@ -254,10 +254,20 @@ fn renders_every_format() {
         "repo:o/r:environment:it's",
         "api://AzureADTokenExchange",
     );
-    let az = render(std::slice::from_ref(&credential), Format::Az, Some("app"));
+    let az = render(
+        std::slice::from_ref(&credential),
+        Format::Az,
+        Some("app"),
+        crate::exchange::cloud::Cloud::AzureCloud,
+    );
     assert!(az.contains("--id app --parameters '{\"name\""), "{az}");
     assert!(az.contains("it'\\''s"), "{az}");
-    let bicep = render(std::slice::from_ref(&credential), Format::Bicep, None);
+    let bicep = render(
+        std::slice::from_ref(&credential),
+        Format::Bicep,
+        None,
+        crate::exchange::cloud::Cloud::AzureCloud,
+    );
     assert!(
         bicep.contains("resource githubOREnvironmentItS 'Microsoft.ManagedIdentity"),
         "{bicep}"
@@ -266,9 +276,19 @@ fn renders_every_format() {
         bicep.contains("subject: 'repo:o/r:environment:it\\'s'"),
         "{bicep}"
     );
-    let terraform = render(std::slice::from_ref(&credential), Format::Terraform, None);
+    let terraform = render(
+        std::slice::from_ref(&credential),
+        Format::Terraform,
+        None,
+        crate::exchange::cloud::Cloud::AzureCloud,
+    );
     assert!(terraform.contains("resource \"azuread_application_federated_identity_credential\" \"github_o_r_environment_it_s\""), "{terraform}");
-    let json = render(&[credential.clone(), credential], Format::Json, None);
+    let json = render(
+        &[credential.clone(), credential],
+        Format::Json,
+        None,
+        crate::exchange::cloud::Cloud::AzureCloud,
+    );
     assert_eq!(json.lines().count(), 2, "one object per line: {json}");
 }
 
