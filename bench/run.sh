@@ -96,3 +96,8 @@ python3 bench/harness.py \
   --python bench/.venv/bin/python \
   --warmup "$warmup" --rounds "$rounds" --rss-rounds "$rss_rounds" \
   "${facts[@]}"
+
+# 6. The token service (`serve`): a cold request costs exactly the exchange's two round trips, then
+# 10,000 cached requests on loopback (p50/p99), its RSS over them, and SIGTERM (bench/service.py).
+say "token service: 1 cold + ${SERVICE_REQUESTS:-10000} cached requests"
+python3 bench/service.py --serve target/release/examples/serve --action "$action" --requests "${SERVICE_REQUESTS:-10000}"

@@ -168,7 +168,14 @@ echo "azure-oidc-token (native): $asset, SHA-256 $actual verified"
 
 # No arguments: the binary runs the action, reading the INPUT_* environment like the container does.
 set +e
-"$binary"
+# AZURE_OIDC_TOKEN_NATIVE: this script starts the token service (token-service.sh below), so the binary
+# accepts token-service: true, which the container action refuses.
+AZURE_OIDC_TOKEN_NATIVE=true "$binary"
 status=$?
 set -e
+# token-service: true (the binary refused anything but true/false): once the exchange above worked,
+# native/token-service.sh starts the token service in the background.
+if [ "$status" -eq 0 ] && [ "$(printenv 'INPUT_TOKEN-SERVICE' | tr -d '[:space:]' | tr '[:upper:]' '[:lower:]')" = true ]; then
+  bash "$(dirname "${BASH_SOURCE[0]}")/token-service.sh" "$binary"
+fi
 exit "$status"

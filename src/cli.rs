@@ -45,6 +45,31 @@ pub enum Command {
     Explain(ExplainArgs),
     /// Print the federated identity credential for a repository (offline).
     FederatedCredential(FederatedCredentialArgs),
+    /// Serve tokens to later steps on loopback, by the App Service managed-identity protocol (until SIGTERM).
+    Serve(ServeArgs),
+}
+
+/// `serve` arguments.
+#[derive(Debug, Args)]
+#[command(
+    after_help = "Once listening, appends IDENTITY_ENDPOINT and IDENTITY_HEADER to the env file (GITHUB_ENV by default): \
+later steps then use ManagedIdentityCredential / DefaultAzureCredential, MSAL's ManagedIdentityClient or \
+`az login --identity` unchanged. Every exchange uses a fresh ID token; tokens are cached per resource. \
+Resource Manager (both resource URIs) is served by default; --scope and --allow-scope add resources."
+)]
+pub struct ServeArgs {
+    /// Exchange settings (the same as `token`'s).
+    #[command(flatten)]
+    pub exchange: ExchangeArgs,
+    /// Also serve this resource (a resource URI or its /.default scope); repeatable
+    #[arg(long, value_name = "SCOPE")]
+    pub allow_scope: Vec<String>,
+    /// Append IDENTITY_ENDPOINT and IDENTITY_HEADER here once listening [default: $GITHUB_ENV]
+    #[arg(long, value_name = "FILE")]
+    pub env_file: Option<std::path::PathBuf>,
+    /// Loopback address to listen on (port 0: any free port)
+    #[arg(long, value_name = "ADDRESS:PORT", default_value = "127.0.0.1:0")]
+    pub listen: String,
 }
 
 /// Where the OIDC token comes from and how to exchange it.
@@ -322,7 +347,34 @@ pub fn main_with(
             }
             Err(error) => fail(stderr, &error, None, style),
         },
+        Some(Command::Serve(args)) => match serve_config(&args, env) {
+            Ok(config) => crate::service::run(
+                config,
+                &mut Console {
+                    stdout,
+                    stderr,
+                    in_actions,
+                },
+            ),
+            Err(error) => fail(stderr, &error, None, style),
+        },
     }
+}
+
+/// `serve`'s settings: `token`'s exchange settings, then the service's own.
+fn serve_config(
+    args: &ServeArgs,
+    env: &dyn Fn(&str) -> Option<String>,
+) -> Result<crate::service::ServeConfig, AppError> {
+    let exchange = exchange_config(&args.exchange, env)?;
+    Ok(crate::service::ServeConfig::new(
+        exchange,
+        &args.allow_scope,
+        args.exchange.scope.is_some(),
+        args.env_file.clone(),
+        &args.listen,
+        env,
+    )?)
 }
 
 /// The arguments as words, for matching the command they name.

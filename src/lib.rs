@@ -25,4 +25,5 @@ pub mod exchange;
 pub mod onboarding;
 pub mod report;
 pub mod secret;
+pub mod service;
 pub mod token_file;

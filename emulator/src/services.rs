@@ -1,7 +1,8 @@
 //! Doubles of the other Azure APIs the cookbook's recipes call with the action's tokens, so that
 //! their scripts run against something that answers like the real service, errors included:
 //!
-//! - **ARM reads**: `GET /subscriptions/{s}/resourcegroups?api-version=2021-04-01` (Resource Groups -
+//! - **ARM reads**: `GET /subscriptions?api-version=2022-12-01` (Subscriptions - List, what
+//!   `az login` calls: <https://learn.microsoft.com/rest/api/resources/subscriptions/list>), `GET /subscriptions/{s}/resourcegroups?api-version=2021-04-01` (Resource Groups -
 //!   List, <https://learn.microsoft.com/rest/api/resources/resource-groups/list>) and
 //!   `GET /subscriptions/{s}/providers/Microsoft.RecoveryServices/vaults?api-version=2023-04-01`
 //!   (Vaults - List By Subscription Id,
@@ -115,6 +116,7 @@ enum Service {
 
 /// What one request asks for.
 enum Route {
+    Subscriptions,
     ResourceGroups(String),
     Vaults(String),
     Secret(String),
@@ -124,7 +126,7 @@ enum Route {
 impl Route {
     fn service(&self) -> Service {
         match self {
-            Route::ResourceGroups(_) | Route::Vaults(_) => Service::Arm,
+            Route::Subscriptions | Route::ResourceGroups(_) | Route::Vaults(_) => Service::Arm,
             Route::Secret(_) => Service::KeyVault,
             Route::ServicePrincipals => Service::Graph,
         }
@@ -147,6 +149,7 @@ fn route(path: &str) -> Option<Route> {
         .collect();
     let s: Vec<&str> = s.iter().map(String::as_str).collect();
     match s.as_slice() {
+        [subs] if eq(subs, "subscriptions") => Some(Route::Subscriptions),
         [subs, sub, rgs] if eq(subs, "subscriptions") && eq(rgs, "resourcegroups") => {
             Some(Route::ResourceGroups((*sub).to_owned()))
         }
@@ -218,6 +221,25 @@ pub(crate) fn handle(state: &State, request: &Request, recorded: Recorded) -> Re
                 "SubscriptionNotFound",
                 &format!("The subscription '{sub}' could not be found."),
             )
+        }
+        Route::Subscriptions => {
+            let sub = &config.subscription;
+            let items = vec![json!({
+                "id": format!("/subscriptions/{sub}"),
+                "subscriptionId": sub,
+                "tenantId": state.tenant_id,
+                "displayName": "octo-subscription",
+                "state": "Enabled",
+                "subscriptionPolicies": {
+                    "locationPlacementId": "Public_2014-09-01",
+                    "quotaId": "PayAsYouGo_2014-09-01",
+                    "spendingLimit": "Off"
+                },
+                "authorizationSource": "RoleBased",
+                "managedByTenants": [],
+                "tags": {}
+            })];
+            arm_page(state, request, &config, items)
         }
         Route::ResourceGroups(sub) => {
             if config.forbid {

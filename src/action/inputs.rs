@@ -74,6 +74,8 @@ impl ActionConfig {
                 .filter(|value| !value.is_empty())
         };
         let input = |name: &str| get(&format!("INPUT_{}", name.to_uppercase().replace(' ', "_")));
+        // Before anything else: a container step cannot leave the token service running.
+        check_token_service(&input, &get)?;
         let timeout_seconds = match input("timeout-seconds") {
             None => None,
             Some(value) => Some(value.parse::<u64>().map_err(|_| ConfigError::Invalid {
@@ -186,6 +188,28 @@ impl ActionInputs {
             scopes,
         })
     }
+}
+
+/// The variable native/action.yml sets: the token service is started by its script, not here.
+pub const NATIVE_MARKER: &str = "AZURE_OIDC_TOKEN_NATIVE";
+
+/// `token-service: true` works only in the native action (its script starts `serve` in the
+/// background after this step's exchange); the container action's process ends with its step.
+fn check_token_service(
+    input: &dyn Fn(&str) -> Option<String>,
+    env: &dyn Fn(&str) -> Option<String>,
+) -> Result<(), ConfigError> {
+    let wanted = match input("token-service") {
+        None => false,
+        Some(value) => parse_bool("token-service", &value)?,
+    };
+    if wanted && env(NATIVE_MARKER).as_deref() != Some("true") {
+        return Err(ConfigError::Invalid {
+            input: "token-service",
+            problem: "is true, but the container action cannot keep the token service running after its step (the container is removed when the step ends): use the native action (uses: <owner>/<repo>/native@<ref>) with token-service: true, or run `azure-oidc-token serve` in the background yourself".to_owned(),
+        });
+    }
+    Ok(())
 }
 
 /// `explain-subject` and `explain-expression`: what `explain: true` checks against the job's own

@@ -23,6 +23,8 @@ mod properties;
 mod readme;
 mod recipes;
 mod sdk;
+mod service;
+mod service_clients;
 mod terraform_audience;
 mod token_output;
 mod windows;

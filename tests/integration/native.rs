@@ -1018,3 +1018,138 @@ fn installer_runs_nothing_from_an_untrusted_server() {
         "no request over an untrusted connection"
     );
 }
+
+/// `token-service: true`: after the exchange the composite's script starts `serve` detached, the
+/// step ends (it does not wait for the service), the header is masked in the step's log before it
+/// is written to GITHUB_ENV, and a later step with only those two variables gets tokens, for
+/// Resource Manager and for the scopes of `token-service-scopes`. SIGTERM then stops the service.
+#[test]
+fn native_token_service_outlives_its_step_and_serves_later_steps() {
+    let emulator = Emulator::start(Config::default()).unwrap();
+    let (_, asset, pin_var) = platform();
+    let binary = stripped_binary();
+    let server = release(asset, Serve::File(binary.clone()));
+    let pins = [
+        (
+            "AZURE_OIDC_TOKEN_RELEASE_URL",
+            format!("{}{RELEASE_PATH}", server.base_url()),
+        ),
+        (pin_var.as_str(), sha256_hex(&binary)),
+    ];
+    let extra = [
+        ("token-service", "true"),
+        (
+            "token-service-scopes",
+            "https://vault.azure.net/.default,\n https://storage.azure.com ",
+        ),
+    ];
+    let composite = Composite::new(
+        &emulator,
+        &with(&emulator, &extra),
+        &pins,
+        Some(server.ca_pem()),
+    );
+    let native = composite.run();
+    native.assert_succeeded();
+    let env = parse_file_commands(&native.env_file).unwrap();
+    let value = |name: &str| {
+        env.iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, v)| v.clone())
+            .unwrap_or_else(|| panic!("{name} not in GITHUB_ENV: {env:?}"))
+    };
+    let (endpoint, header) = (value("IDENTITY_ENDPOINT"), value("IDENTITY_HEADER"));
+    let mask = native
+        .stdout
+        .lines()
+        .position(|l| l == format!("::add-mask::{header}"))
+        .expect("the header is masked in the step's log");
+    assert!(
+        native
+            .stdout
+            .lines()
+            .skip(mask + 1)
+            .all(|l| !l.contains(&header)),
+        "{}",
+        native.stdout
+    );
+    // Its pid file, its log, and no env file with the header left behind.
+    let tmp = composite.step.dir.path().join("tmp");
+    let service_dir = std::fs::read_dir(&tmp)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .find(|p| {
+            p.file_name()
+                .unwrap()
+                .to_string_lossy()
+                .starts_with("azure-oidc-token-service.")
+        })
+        .expect("the service's directory under RUNNER_TEMP");
+    let pid = std::fs::read_to_string(service_dir.join("serve.pid")).unwrap();
+    let pid = pid.trim().to_owned();
+    assert!(!service_dir.join("env").exists());
+    let stop = || {
+        Command::new("kill").args(["-TERM", &pid]).status().unwrap();
+    };
+    let address = endpoint
+        .strip_prefix("http://")
+        .unwrap()
+        .split('/')
+        .next()
+        .unwrap()
+        .to_owned();
+    let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        let get = |resource: &str| {
+            crate::service::request(
+                &address,
+                "GET",
+                &format!(
+                    "/msi/token?api-version=2019-08-01&resource={}",
+                    crate::service::encode(resource)
+                ),
+                &format!("X-IDENTITY-HEADER: {header}\r\n"),
+            )
+        };
+        for resource in [
+            "https://management.core.windows.net/",
+            "https://vault.azure.net",
+            "https://storage.azure.com/",
+        ] {
+            let (status, body) = get(resource);
+            assert_eq!(status, 200, "{resource}: {body}");
+            let token = body["access_token"].as_str().unwrap();
+            assert!(emulator.issued_access_tokens().iter().any(|t| t == token));
+        }
+        let (status, _) = get("https://graph.microsoft.com/");
+        assert_eq!(status, 403);
+    }));
+    stop();
+    let log = std::fs::read_to_string(service_dir.join("serve.log")).unwrap();
+    if let Err(panic) = result {
+        panic!("{panic:?}\nservice log:\n{log}");
+    }
+    // Nothing secret in the service's log on disk.
+    let mut secrets = support::secrets(&emulator);
+    secrets.push(header.clone());
+    for secret in &secrets {
+        assert!(!log.contains(secret.as_str()), "{log}");
+    }
+}
+
+/// The container action cannot keep a process after its step: `token-service: true` fails at
+/// once, before any request, pointing to the native action.
+#[test]
+fn container_action_refuses_token_service_at_once() {
+    let emulator = Emulator::start(Config::default()).unwrap();
+    let step = container_step(&emulator, &with(&emulator, &[("token-service", "true")]));
+    let outcome = step.run();
+    let error = outcome.assert_failed();
+    assert!(error.contains("token-service"), "{error}");
+    assert!(error.contains("native action"), "{error}");
+    assert_eq!(total_requests(&emulator), 0);
+    assert!(outcome.output_file.is_empty() && outcome.env_file.is_empty());
+    // A value that is not true/false is refused the same way as every other boolean input.
+    let step = container_step(&emulator, &with(&emulator, &[("token-service", "yes")]));
+    let error = step.run().assert_failed();
+    assert!(error.contains("token-service"), "{error}");
+}
