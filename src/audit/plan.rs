@@ -335,6 +335,26 @@ mod tests {
     }
 
     #[test]
+    fn a_line_with_both_or_neither_matcher_is_refused_by_its_number() {
+        let both = r#"{"name":"b","issuer":"https://token.actions.githubusercontent.com","subject":"repo:o/r:ref:refs/heads/main","claimsMatchingExpression":{"value":"claims['sub'] matches 'repo:o/r:*'","languageVersion":1},"audiences":["api://AzureADTokenExchange"]}"#;
+        let neither = r#"{"name":"n","issuer":"https://token.actions.githubusercontent.com","audiences":["api://AzureADTokenExchange"]}"#;
+        let first = line("a", "repo:o/r:ref:refs/heads/main");
+        for (text, at) in [
+            (format!("{first}\n{both}"), 2),
+            (format!("# declared\n\n{neither}"), 3),
+            (neither.to_owned(), 1),
+        ] {
+            let error = parse_declared(&text).expect_err("one matcher per line");
+            assert_eq!(
+                error.to_string(),
+                format!(
+                    "--declared line {at}: give exactly one of subject and claimsMatchingExpression; the file holds the JSON lines `azure-oidc-token federated-credential --format json` prints"
+                )
+            );
+        }
+    }
+
+    #[test]
     fn not_deployed_differs_and_undeclared_with_their_commands() {
         let declared = parse_declared(&format!(
             "{}\n{}",

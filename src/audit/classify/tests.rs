@@ -532,3 +532,198 @@ fn repository_of_only_for_github_issuers() {
     other.issuer = "https://ghes.example.com/_services/token".to_owned();
     assert_eq!(repository_of(&other), None);
 }
+
+// The edges below were found by mutation testing (docs/mutation-testing.md, "The trust audit"):
+// each pins a decision the tests above left open.
+
+/// A name-based credential on `issuer`, audited without GitHub's answer: a GitHub issuer gets
+/// `mutable-subject`, another issuer nothing (its subjects are not GitHub's).
+fn audited_under(issuer: &str) -> Vec<Code> {
+    let mut credential = exact("i", "repo:octo-org/octo-repo:ref:refs/heads/main");
+    credential.issuer = issuer.to_owned();
+    codes(&classify(&credential, None, &CONTEXT))
+}
+
+#[test]
+fn an_enterprise_issuer_path_is_one_slug_of_letters_digits_and_dashes() {
+    // https://docs.github.com/en/enterprise-cloud@latest/actions/reference/security/oidc
+    // (the enterprise's unique issuer URL: `https://token.actions.githubusercontent.com/SLUG`).
+    assert_eq!(
+        audited_under(&format!("{ISSUER}/octo-inc2")),
+        [Code::MutableSubject]
+    );
+    for other in [
+        format!("{ISSUER}/octo.inc"),
+        format!("{ISSUER}/octo_inc"),
+        format!("{ISSUER}/octo/inc"),
+    ] {
+        assert_eq!(issuer_kind(&other), IssuerKind::Other, "{other}");
+        assert_eq!(audited_under(&other), [], "{other}");
+        let mut credential = exact("i", "repo:octo-org/octo-repo:ref:refs/heads/main");
+        credential.issuer = other.clone();
+        assert_eq!(repository_of(&credential), None, "{other}");
+    }
+}
+
+#[test]
+fn a_ghe_com_subdomain_takes_lowercase_letters_digits_and_dashes() {
+    assert_eq!(
+        issuer_kind("https://token.actions.octo-corp2.ghe.com"),
+        IssuerKind::GitHub {
+            ghe_subdomain: Some("octo-corp2".to_owned())
+        }
+    );
+    assert_eq!(
+        audited_under("https://token.actions.octo-corp2.ghe.com"),
+        [Code::MutableSubject]
+    );
+    for other in [
+        "https://token.actions.octo_corp.ghe.com",
+        "https://token.actions.octo.corp.ghe.com",
+    ] {
+        assert_eq!(issuer_kind(other), IssuerKind::Other, "{other}");
+        assert_eq!(audited_under(other), [], "{other}");
+    }
+    // Upper case is a letter case away: issuer-mismatch, with the lowercase issuer to set.
+    let upper = "https://token.actions.Octo-Corp.ghe.com";
+    assert_eq!(
+        audited_under(upper),
+        [Code::IssuerMismatch, Code::MutableSubject]
+    );
+}
+
+#[test]
+fn a_repo_segment_needs_an_owner_and_one_name() {
+    // GitHub writes `repo:OWNER/REPO`; anything else names no repository GitHub could be asked
+    // about, so no repository finding (and no `gh api repos//…` advice) comes from it.
+    for subject in [
+        "repo:/octo-repo:ref:refs/heads/main",
+        "repo:octo-org/:ref:refs/heads/main",
+        "repo:octo-org/octo-repo/extra:ref:refs/heads/main",
+    ] {
+        assert_eq!(parse_subject(subject), None, "{subject}");
+        let credential = exact("s", subject);
+        assert_eq!(repository_of(&credential), None, "{subject}");
+        assert_eq!(classify(&credential, None, &CONTEXT), [], "{subject}");
+    }
+}
+
+#[test]
+fn context_stands_only_for_environment_ref_or_pull_request() {
+    // A `job_workflow_ref` where GitHub's default template has `context`: never issued.
+    let credential = exact(
+        "j",
+        "repo:octo-org@123456/octo-repo@456789:job_workflow_ref:octo-org/octo-repo/.github/workflows/d.yml@refs/heads/main",
+    );
+    let findings = classify(&credential, Some(&found(id_repo(), None)), &CONTEXT);
+    assert_eq!(codes(&findings), [Code::SubjectFormMismatch]);
+    // And a `ref` where a customised template wants `job_workflow_ref`.
+    let keys = vec!["repo".to_owned(), "job_workflow_ref".to_owned()];
+    let custom = found(
+        repository(
+            "octo-org/octo-repo",
+            PresentedForm::IdBased,
+            Template::Custom(keys),
+        ),
+        None,
+    );
+    let branch = exact(
+        "b",
+        "repo:octo-org@123456/octo-repo@456789:ref:refs/heads/main",
+    );
+    assert_eq!(
+        codes(&classify(&branch, Some(&custom), &CONTEXT)),
+        [Code::SubjectFormMismatch]
+    );
+}
+
+#[test]
+fn subject_form_mismatch_names_the_template_it_compared_with() {
+    let templated = exact(
+        "t",
+        "repo:octo-org@123456/octo-repo@456789:ref:refs/heads/main:job_workflow_ref:octo-org/octo-repo/.github/workflows/d.yml@refs/heads/main",
+    );
+    let findings = classify(&templated, Some(&found(id_repo(), None)), &CONTEXT);
+    assert_eq!(codes(&findings), [Code::SubjectFormMismatch]);
+    let message = &findings[0].message;
+    assert!(
+        message.contains("uses GitHub's default subject template (repo, context), so its tokens never carry a subject of the form repo,ref,job_workflow_ref"),
+        "{message}"
+    );
+    assert!(!message.contains("--claim-keys"), "{message}");
+
+    let keys = vec![
+        "repo".to_owned(),
+        "context".to_owned(),
+        "job_workflow_ref".to_owned(),
+    ];
+    let custom = found(
+        repository(
+            "octo-org/octo-repo",
+            PresentedForm::IdBased,
+            Template::Custom(keys),
+        ),
+        None,
+    );
+    let plain = exact(
+        "p",
+        "repo:octo-org@123456/octo-repo@456789:ref:refs/heads/main",
+    );
+    let findings = classify(&plain, Some(&custom), &CONTEXT);
+    let message = &findings[0].message;
+    assert!(
+        message.contains("uses the customised subject template repo,context,job_workflow_ref, so its tokens never carry a subject of the form repo,ref"),
+        "{message}"
+    );
+    assert!(!message.contains("default"), "{message}");
+}
+
+#[test]
+fn a_template_of_repo_alone_still_has_the_id_form_checked() {
+    // `include_claim_keys: ["repo"]`: the subject is the repo segment alone, in the form the
+    // repository presents.
+    let only_repo = found(
+        repository(
+            "octo-org/octo-repo",
+            PresentedForm::IdBased,
+            Template::Custom(vec!["repo".to_owned()]),
+        ),
+        None,
+    );
+    let credential = exact("r", "repo:octo-org/octo-repo");
+    let findings = classify(&credential, Some(&only_repo), &CONTEXT);
+    assert_eq!(
+        codes(&findings),
+        [Code::SubjectFormMismatch, Code::MutableSubject]
+    );
+    assert!(
+        findings[0]
+            .message
+            .contains("add a credential with subject \"repo:octo-org@123456/octo-repo@456789\""),
+        "{}",
+        findings[0].message
+    );
+}
+
+#[test]
+fn wildcard_owner_finds_the_repo_segment_after_other_keys() {
+    // A customised template may list keys before `repo` (GitHub keeps the template's order).
+    let wide = flexible(
+        "w",
+        "claims['sub'] matches 'repository_owner:octo-org:repo:octo-org/*:ref:refs/heads/main'",
+    );
+    let findings = classify(&wide, None, &CONTEXT);
+    assert_eq!(codes(&findings), [Code::WildcardOwner]);
+    assert!(
+        findings[0]
+            .message
+            .contains("matches every repository of octo-org whose name fits the pattern"),
+        "{}",
+        findings[0].message
+    );
+    let narrow = flexible(
+        "n",
+        "claims['sub'] matches 'repository_owner:octo-org:repo:octo-org/octo-repo:ref:refs/heads/*'",
+    );
+    assert_eq!(classify(&narrow, None, &CONTEXT), []);
+}
