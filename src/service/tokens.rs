@@ -222,3 +222,253 @@ impl Tokens {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::exchange::cloud::Cloud;
+    use crate::exchange::entra::ErrorBody;
+    use crate::exchange::http::HttpError;
+    use crate::exchange::settings::ExchangeInputs;
+    use crate::exchange::source::IdTokenSource;
+    use base64::Engine as _;
+    use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+
+    const CLIENT: &str = "11111111-2222-4333-8444-555555555555";
+    const SECRET: &str = "0123456789abcdef";
+    const ARM: &str = "https://management.azure.com/";
+
+    /// An exchange that reads its ID token from `file` and whose Entra is a loopback port nothing
+    /// listens on (a request that got that far fails with a connection error, within 2 s).
+    fn config(file: &std::path::Path) -> ExchangeConfig {
+        let closed = std::net::TcpListener::bind("127.0.0.1:0").expect("bind loopback");
+        let port = closed.local_addr().expect("address").port();
+        drop(closed);
+        let env = |name: &str| match name {
+            "AZURE_CLIENT_ID" => Some(CLIENT.to_owned()),
+            "AZURE_TENANT_ID" => Some("contoso.onmicrosoft.com".to_owned()),
+            _ => None,
+        };
+        let path = file.to_path_buf();
+        ExchangeConfig::new(
+            ExchangeInputs {
+                authority_host: Some(format!("https://127.0.0.1:{port}")),
+                timeout_seconds: Some(2),
+                ..Default::default()
+            },
+            || {
+                Ok(IdTokenSource::File {
+                    path,
+                    origin: "--id-token-file",
+                })
+            },
+            &env,
+        )
+        .expect("valid")
+    }
+
+    fn tokens(file: &std::path::Path) -> Tokens {
+        Tokens::new(
+            config(file),
+            AllowList::new(Cloud::AzureCloud, &[]).expect("valid"),
+            Secret::new(SECRET.to_owned()),
+            false,
+        )
+    }
+
+    fn request<'a>(query: &'a str) -> RequestParts<'a> {
+        RequestParts {
+            peer_is_loopback: true,
+            method: "GET",
+            path: protocol::PATH,
+            query: Some(query),
+            secret_headers: vec![SECRET.as_bytes()],
+        }
+    }
+
+    fn body(answer: &Answer) -> serde_json::Value {
+        serde_json::from_str(answer.body.expose_secret()).expect("JSON body")
+    }
+
+    /// An unsigned JWT expiring at `exp` (the service reads claims, Entra checks signatures).
+    fn id_token(exp: i64) -> String {
+        let payload =
+            format!(r#"{{"sub":"repo:octo-org/octo-repo:ref:refs/heads/main","exp":{exp}}}"#);
+        format!(
+            "eyJhbGciOiJSUzI1NiJ9.{}.c2ln",
+            URL_SAFE_NO_PAD.encode(payload)
+        )
+    }
+
+    fn entra(error: EntraError) -> AppError {
+        AppError::Exchange(Box::new(ExchangeError::Entra {
+            host: "login.microsoftonline.com".to_owned(),
+            tenant: "contoso.onmicrosoft.com".to_owned(),
+            scope: format!("{ARM}.default"),
+            error,
+            client_request_id: "00000000-0000-4000-8000-000000000001".to_owned(),
+            attempts: 1,
+            retry_after_beyond_budget: None,
+            earlier: None,
+            presented: Box::default(),
+        }))
+    }
+
+    fn rejected(status: u16) -> AppError {
+        entra(EntraError::Rejected {
+            status,
+            body: Box::new(ErrorBody::default()),
+        })
+    }
+
+    fn github(error: GitHubError) -> AppError {
+        AppError::Exchange(Box::new(ExchangeError::GitHub {
+            host: "pipelines.actions.githubusercontent.com".to_owned(),
+            error,
+            attempts: 1,
+            retry_after_beyond_budget: None,
+            earlier: None,
+        }))
+    }
+
+    #[test]
+    fn a_failure_is_a_503_only_when_trying_again_later_may_help() {
+        let file = tempfile::NamedTempFile::new().expect("temp file");
+        let config = config(file.path());
+        let transient = [
+            entra(EntraError::Http(HttpError::Transport("reset".to_owned()))),
+            entra(EntraError::EmptySuccess),
+            rejected(429),
+            rejected(500),
+            rejected(503),
+            github(GitHubError::Http(HttpError::Transport("reset".to_owned()))),
+            github(GitHubError::Status {
+                status: 503,
+                excerpt: String::new(),
+            }),
+        ];
+        for error in &transient {
+            let failure = Failure::from_error(error, &config);
+            assert_eq!(
+                (failure.status, failure.code),
+                (503, "temporarily_unavailable"),
+                "{error}"
+            );
+            assert_eq!(failure.lines[0], error.to_string());
+        }
+        let lasting = [
+            rejected(400),
+            rejected(401),
+            rejected(499),
+            entra(EntraError::Redirect {
+                status: 302,
+                location: "login.example".to_owned(),
+            }),
+            entra(EntraError::Malformed("access_token")),
+            github(GitHubError::Unauthorized(401)),
+            AppError::Config(ConfigError::Runner {
+                variable: "--id-token-file",
+                problem: "is empty".to_owned(),
+            }),
+        ];
+        for error in &lasting {
+            let failure = Failure::from_error(error, &config);
+            assert_eq!(
+                (failure.status, failure.code),
+                (400, "invalid_request"),
+                "{error}"
+            );
+            assert_eq!(failure.lines[0], error.to_string());
+        }
+    }
+
+    #[tokio::test(flavor = "current_thread")]
+    async fn refusals_reach_the_client_with_their_status_code_and_message() {
+        let file = tempfile::NamedTempFile::new().expect("temp file");
+        let tokens = tokens(file.path());
+        let query = "api-version=2019-08-01&resource=https%3A%2F%2Fmanagement.azure.com%2F";
+        let mut wrong_header = request(query);
+        wrong_header.secret_headers = vec![b"fedcba9876543210"];
+        let mut remote = request(query);
+        remote.peer_is_loopback = false;
+        let mut post = request(query);
+        post.method = "POST";
+        let off_list = request("api-version=2019-08-01&resource=https://vault.azure.net");
+        let cases = [
+            (
+                wrong_header,
+                401,
+                "unauthorized_client",
+                "X-IDENTITY-HEADER",
+            ),
+            (remote, 403, "access_denied", "loopback"),
+            (post, 405, "invalid_request", "answers GET only"),
+            (
+                off_list,
+                403,
+                "access_denied",
+                "--allow-scope https://vault.azure.net",
+            ),
+        ];
+        for (parts, status, code, says) in cases {
+            let answer = tokens.answer(&parts).await;
+            let json = body(&answer);
+            assert_eq!(
+                (answer.status, json["error"].as_str()),
+                (status, Some(code)),
+                "{json}"
+            );
+            assert_eq!(json["statusCode"], status, "{json}");
+            assert!(
+                json["message"].as_str().is_some_and(|m| m.contains(says)),
+                "{json}"
+            );
+            assert!(json.get("access_token").is_none(), "{json}");
+            assert!(
+                answer.log_line.contains(&format!("refused ({status})")),
+                "{}",
+                answer.log_line
+            );
+        }
+    }
+
+    #[tokio::test(flavor = "current_thread")]
+    async fn an_expired_id_token_is_refused_before_entra_and_a_fresh_one_goes_on() {
+        let file = tempfile::NamedTempFile::new().expect("temp file");
+        std::fs::write(file.path(), id_token(unix_now() - 10)).expect("write");
+        let tokens = tokens(file.path());
+        let query = "api-version=2019-08-01&resource=https%3A%2F%2Fmanagement.azure.com%2F";
+        let answer = tokens.answer(&request(query)).await;
+        let json = body(&answer);
+        assert_eq!(
+            (answer.status, &json["error"]),
+            (400, &serde_json::json!("invalid_request")),
+            "{json}"
+        );
+        let message = json["message"].as_str().expect("message");
+        assert!(
+            message.starts_with("--id-token-file gave an ID token that expired at "),
+            "{message}"
+        );
+        assert!(
+            !message.contains("connection failed"),
+            "Entra is never asked: {message}"
+        );
+        assert!(
+            answer.log_line.contains("exchange failed, 400"),
+            "{}",
+            answer.log_line
+        );
+
+        // The file is read afresh for the next exchange (a failure is not cached): a token that
+        // has not expired goes on to Entra, which here is a closed port: a 503, not a refusal.
+        std::fs::write(file.path(), id_token(unix_now() + 300)).expect("write");
+        let answer = tokens.answer(&request(query)).await;
+        let json = body(&answer);
+        assert_eq!(answer.status, 503, "{json}");
+        assert_eq!(json["error"], "temporarily_unavailable", "{json}");
+        let message = json["message"].as_str().expect("message");
+        assert!(!message.contains("expired at"), "{message}");
+        assert!(message.contains("connection failed"), "{message}");
+    }
+}
