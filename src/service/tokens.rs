@@ -471,4 +471,125 @@ mod tests {
         assert!(!message.contains("expired at"), "{message}");
         assert!(message.contains("connection failed"), "{message}");
     }
+
+    /// The child's test: answers two requests for Resource Manager with the exchange the parent's
+    /// environment describes (the emulator, its CA in `SSL_CERT_FILE`), one `ANSWER {json}` line
+    /// each on stdout (status, error, message, whether a token came, log line; never the token).
+    const CHILD: &str = "service::tokens::tests::child_answers_two_requests";
+
+    #[tokio::test(flavor = "current_thread")]
+    #[ignore = "run by the tests below in a child process whose SSL_CERT_FILE trusts the emulator"]
+    async fn child_answers_two_requests() {
+        let env = |name: &str| std::env::var(name).ok();
+        let config = ExchangeConfig::new(
+            ExchangeInputs {
+                timeout_seconds: Some(30),
+                ..Default::default()
+            },
+            || IdTokenSource::for_command_line(None, None, &env),
+            &env,
+        )
+        .expect("the parent's environment is valid");
+        let tokens = Tokens::new(
+            config,
+            AllowList::new(Cloud::AzureCloud, &[]).expect("valid"),
+            Secret::new(SECRET.to_owned()),
+            false,
+        );
+        let query = "api-version=2019-08-01&resource=https%3A%2F%2Fmanagement.azure.com%2F";
+        let mut stdout = std::io::stdout();
+        for _ in 0..2 {
+            let answer = tokens.answer(&request(query)).await;
+            let json = body(&answer);
+            let summary = serde_json::json!({
+                "status": answer.status,
+                "error": json.get("error"),
+                "message": json.get("message"),
+                "has_token": json.get("access_token").is_some(),
+                "expires_on": json.get("expires_on"),
+                "log_line": answer.log_line,
+            });
+            writeln!(stdout, "ANSWER {summary}").expect("stdout");
+        }
+    }
+
+    /// Runs [`child_answers_two_requests`] in a child process (this test binary: under
+    /// cargo-mutants, the mutated code) against `emulator`, with an ID token file it minted.
+    fn answers_in_a_child(emulator: &azure_oidc_emulator::Emulator) -> Vec<serde_json::Value> {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let ca = dir.path().join("ca.pem");
+        std::fs::write(&ca, emulator.ca_pem()).expect("write CA");
+        let id_token = dir.path().join("id-token");
+        let minted = emulator.mint_id_token("api://AzureADTokenExchange", serde_json::Map::new());
+        std::fs::write(&id_token, minted).expect("write ID token");
+        let output = std::process::Command::new(std::env::current_exe().expect("test binary"))
+            .args([
+                CHILD,
+                "--exact",
+                "--ignored",
+                "--nocapture",
+                "--test-threads=1",
+            ])
+            .env_clear()
+            .env("SSL_CERT_FILE", &ca)
+            .env("AZURE_FEDERATED_TOKEN_FILE", &id_token)
+            .env("AZURE_CLIENT_ID", emulator.client_id())
+            .env("AZURE_TENANT_ID", emulator.tenant_id())
+            .env("AZURE_AUTHORITY_HOST", emulator.authority_host())
+            .output()
+            .expect("run the child");
+        let stdout = String::from_utf8_lossy(&output.stdout);
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(output.status.success(), "{stdout}{stderr}");
+        let answers: Vec<serde_json::Value> = stdout
+            .lines()
+            // libtest writes "test NAME ... " before the first line.
+            .filter_map(|line| line.split_once("ANSWER ").map(|(_, json)| json))
+            .map(|json| serde_json::from_str(json).expect("ANSWER json"))
+            .collect();
+        assert_eq!(answers.len(), 2, "{stdout}{stderr}");
+        answers
+    }
+
+    #[test]
+    fn serves_entras_token_then_the_cached_one() {
+        let emulator = azure_oidc_emulator::Emulator::start(azure_oidc_emulator::Config::default())
+            .expect("emulator");
+        let answers = answers_in_a_child(&emulator);
+        for (answer, how) in answers.iter().zip(["exchanged", "from cache"]) {
+            assert_eq!(answer["status"], 200, "{answer}");
+            assert_eq!(answer["has_token"], true, "{answer}");
+            let expires_on: i64 = answer["expires_on"]
+                .as_str()
+                .and_then(|s| s.parse().ok())
+                .expect("expires_on, Unix seconds as a string");
+            assert!(expires_on > unix_now() + 3_600, "{answer}");
+            let log_line = answer["log_line"].as_str().expect("log line");
+            assert!(
+                log_line.starts_with(&format!("resource {ARM}: {how}, 200, expires ")),
+                "{log_line}"
+            );
+        }
+        assert_eq!(emulator.successes(azure_oidc_emulator::Hop::Entra), 1);
+    }
+
+    #[test]
+    fn never_serves_a_token_that_arrived_expired() {
+        // expires_in 0: the token's exp is the moment Entra issued it.
+        let emulator = azure_oidc_emulator::Emulator::start(azure_oidc_emulator::Config {
+            access_token_lifetime_secs: 0,
+            ..azure_oidc_emulator::Config::default()
+        })
+        .expect("emulator");
+        let answers = answers_in_a_child(&emulator);
+        for answer in &answers {
+            assert_eq!(answer["status"], 503, "{answer}");
+            assert_eq!(answer["error"], "temporarily_unavailable", "{answer}");
+            assert_eq!(answer["has_token"], false, "{answer}");
+            let message = answer["message"].as_str().expect("message");
+            assert!(message.contains("check this machine's clock"), "{message}");
+        }
+        // Nothing cached: the second request exchanged again.
+        assert_eq!(emulator.successes(azure_oidc_emulator::Hop::Entra), 2);
+    }
 }
