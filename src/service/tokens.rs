@@ -521,7 +521,7 @@ mod tests {
         std::fs::write(&ca, emulator.ca_pem()).expect("write CA");
         let id_token = dir.path().join("id-token");
         let minted = emulator.mint_id_token("api://AzureADTokenExchange", serde_json::Map::new());
-        std::fs::write(&id_token, minted).expect("write ID token");
+        std::fs::write(&id_token, &minted).expect("write ID token");
         let output = std::process::Command::new(std::env::current_exe().expect("test binary"))
             .args([
                 CHILD,
@@ -541,6 +541,14 @@ mod tests {
         let stdout = String::from_utf8_lossy(&output.stdout);
         let stderr = String::from_utf8_lossy(&output.stderr);
         assert!(output.status.success(), "{stdout}{stderr}");
+        let mut secrets = emulator.issued_access_tokens();
+        secrets.push(minted);
+        for secret in &secrets {
+            assert!(
+                !stdout.contains(secret.as_str()) && !stderr.contains(secret.as_str()),
+                "a token in the child's output"
+            );
+        }
         let answers: Vec<serde_json::Value> = stdout
             .lines()
             // libtest writes "test NAME ... " before the first line.
