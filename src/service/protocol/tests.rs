@@ -177,3 +177,38 @@ fn control_characters_sent_by_a_client_are_not_echoed() {
     .expect_err("not allowed");
     assert!(!refusal.to_string().contains('\n'), "{refusal}");
 }
+
+#[test]
+fn each_refusal_has_the_status_and_oauth_code_a_client_sees() {
+    let other = Refusal::OtherIdentity {
+        parameter: "client_id".to_owned(),
+        value: "x".to_owned(),
+        client_id: CLIENT.to_owned(),
+    };
+    let not_allowed = Refusal::NotAllowed {
+        resource: "https://vault.azure.net".to_owned(),
+    };
+    let cases = [
+        (Refusal::NotLoopback, 403, "access_denied"),
+        (not_allowed, 403, "access_denied"),
+        (Refusal::MissingSecret, 401, "unauthorized_client"),
+        (Refusal::WrongSecret, 401, "unauthorized_client"),
+        (Refusal::Method("POST".to_owned()), 405, "invalid_request"),
+        (Refusal::NotFound, 404, "invalid_request"),
+        (Refusal::ApiVersion("1".to_owned()), 400, "invalid_request"),
+        (
+            Refusal::Duplicate("resource".to_owned()),
+            400,
+            "invalid_request",
+        ),
+        (Refusal::NoResource, 400, "invalid_request"),
+        (other, 400, "invalid_request"),
+    ];
+    for (refusal, status, code) in cases {
+        assert_eq!(
+            (refusal.status(), refusal.code()),
+            (status, code),
+            "{refusal}"
+        );
+    }
+}
