@@ -14,7 +14,7 @@ installed is reported as such in the table instead.
 
 Prints a Markdown table: median and interquartile range of the wall time, ratio to the baseline
 client, peak RSS, the requests each run made, and how many runs passed the check; then the budgets
-of DESIGN.md (Performance budgets) against the measured figures.
+of docs/performance.md (the budgets) against the measured figures.
 """
 
 from __future__ import annotations
@@ -307,7 +307,7 @@ def report(tools: list[Tool], args, load_before, load_after, seconds: float) -> 
         for name, value in facts:
             print(f"| {cell(name)} | {cell(value)} |")
 
-    print("\nBudgets (DESIGN.md, Performance budgets):")
+    print("\nBudgets (docs/performance.md):")
     checks = [(f"action ≤ 1.3× baseline: {action / floor:.2f}×", action / floor <= 1.3)]
     for key, factor in (("curl", 5), ("node", 30)):
         t = by_key.get(key)
