@@ -67,6 +67,36 @@ fn public_cloud_step_outputs_a_working_token() {
     assert_eq!(expires_at.len(), 20, "{expires_at}");
     assert!(expires_at.ends_with('Z') && expires_at.as_bytes()[10] == b'T');
 
+    // The success line names the scope, the authority host, tenant and client, the expiry and the
+    // whole minutes left (the emulator's token lives 4479 s: 74 min, 73 if a minute boundary passed).
+    let success = outcome
+        .stdout
+        .lines()
+        .find(|line| line.starts_with("Azure access token for "))
+        .unwrap_or_else(|| panic!("no success line in {}", outcome.stdout));
+    let host = emulator
+        .authority_host()
+        .trim_start_matches("https://")
+        .to_owned();
+    assert!(
+        success.starts_with(&format!(
+            "Azure access token for https://management.azure.com/.default issued by {host} (tenant {}, client {}",
+            emulator.tenant_id(),
+            emulator.client_id()
+        )),
+        "{success}"
+    );
+    let minutes: i64 = success
+        .rsplit_once("(in ")
+        .and_then(|(_, rest)| rest.strip_suffix(" min)."))
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("no minutes in {success}"));
+    assert!((73..=74).contains(&minutes), "{success}");
+    assert!(
+        success.contains(&format!("expires at {expires_at} ")),
+        "{success}"
+    );
+
     // The presented claims are logged before the exchange, and the summary is an audit without the token.
     assert!(
         outcome.stdout.contains(&format!("sub=\"{SUBJECT}\"")),
