@@ -294,8 +294,7 @@ pub fn main_with(
             if let Err(error) = check_token_destination(in_actions, args.output.as_deref()) {
                 return fail(stderr, &AppError::from(error), None, style);
             }
-            let config = exchange_config(&args.exchange, env);
-            match unreadable().map_or(config, Err) {
+            match read_whole(&unreadable, exchange_config(&args.exchange, env)) {
                 Ok(config) => commands::run_token(
                     &config,
                     args.raw,
@@ -309,24 +308,21 @@ pub fn main_with(
                 Err(error) => fail(stderr, &error, None, style),
             }
         }
-        Some(Command::Explain(args)) => {
-            let config = explain_config(&args, env);
-            match unreadable().map_or(config, Err) {
-                Ok(config) => commands::run_explain(
-                    &config,
-                    &mut Console {
-                        stdout,
-                        stderr,
-                        in_actions,
-                    },
-                ),
-                Err(error) => fail(stderr, &error, None, style),
-            }
-        }
+        Some(Command::Explain(args)) => match read_whole(&unreadable, explain_config(&args, env)) {
+            Ok(config) => commands::run_explain(
+                &config,
+                &mut Console {
+                    stdout,
+                    stderr,
+                    in_actions,
+                },
+            ),
+            Err(error) => fail(stderr, &error, None, style),
+        },
         Some(Command::FederatedCredential(FederatedCredentialArgs {
             command: Some(FederatedCredentialCommand::Audit(args)),
             ..
-        })) => match unreadable().map_or(audit_args::audit_config(&args, env), Err) {
+        })) => match read_whole(&unreadable, audit_args::audit_config(&args, env)) {
             Ok(config) => crate::audit::run_audit(
                 &config,
                 &mut Console {
@@ -347,7 +343,7 @@ pub fn main_with(
             }
             Err(error) => fail(stderr, &error, None, style),
         },
-        Some(Command::Serve(args)) => match serve_config(&args, env) {
+        Some(Command::Serve(args)) => match read_whole(&unreadable, serve_config(&args, env)) {
             Ok(config) => crate::service::run(
                 config,
                 &mut Console {
@@ -359,6 +355,15 @@ pub fn main_with(
             Err(error) => fail(stderr, &error, None, style),
         },
     }
+}
+
+/// A mode's configuration, unless a variable it read was not UTF-8: that variable is named instead
+/// of whatever its absence caused. Every mode that reads the environment goes through here.
+fn read_whole<T>(
+    unreadable: &dyn Fn() -> Option<AppError>,
+    config: Result<T, AppError>,
+) -> Result<T, AppError> {
+    unreadable().map_or(config, Err)
 }
 
 /// `serve`'s settings: `token`'s exchange settings, then the service's own.

@@ -74,6 +74,38 @@ fn a_token_command_variable_that_is_not_utf8_is_named() {
     assert_eq!(total_requests(&emulator), 0);
 }
 
+/// `serve` reads the same variables as `token` (here `HTTPS_PROXY`): one that is not UTF-8 is named
+/// before the service listens or asks anything, never taken as unset (a direct connection).
+#[test]
+fn a_serve_variable_that_is_not_utf8_is_named() {
+    let emulator = emulator();
+    let step = Step::new(&emulator);
+    let mut command = std::process::Command::new(support::BIN);
+    command
+        .args(["serve", "--id-token-env", "OIDC", "--env-file"])
+        .arg(step.dir.path().join("serve.env"))
+        .env_clear()
+        .env("SSL_CERT_FILE", &step.env["SSL_CERT_FILE"])
+        .env("AZURE_CLIENT_ID", "00000000-0000-0000-0000-000000000001")
+        .env("AZURE_TENANT_ID", "contoso.onmicrosoft.com")
+        .env("OIDC", "eyJ.e30.sig")
+        .env(
+            "HTTPS_PROXY",
+            OsStr::from_bytes(b"http://proxy.example:3128/\xff"),
+        );
+    let outcome = step.run_command(command);
+    assert_eq!(outcome.code, Some(1), "{}", outcome.stderr);
+    assert!(
+        outcome
+            .stderr
+            .starts_with("error: HTTPS_PROXY is set to a value that is not valid UTF-8"),
+        "{}",
+        outcome.stderr
+    );
+    assert_eq!(total_requests(&emulator), 0);
+    assert!(!step.dir.path().join("serve.env").exists());
+}
+
 /// `export-env` names that hand the token to GitHub's services, the shell or a loader: refused
 /// before any request, with the reason.
 #[test]
